@@ -1,0 +1,1 @@
+"""Sign2Sound Edge: ASL fingerspelling to speech on a Raspberry Pi."""

@@ -1,0 +1,1 @@
+"""edge-bench: per-stage latency, memory and throughput on the device it runs on."""

@@ -1,0 +1,79 @@
+"""`sign2sound`: one console script, one module per subcommand under `edge.commands`.
+
+Each command module defines HELP, `add_arguments(parser)` and `main(args) -> int`, and imports its
+heavy dependencies (MediaPipe, TensorFlow) inside `main`, so `--help` stays fast on a Pi.
+Errors derived from Sign2SoundError are printed as one line without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from edge.errors import Sign2SoundError
+
+COMMANDS = {
+    "run": "edge.commands.run",
+    "demo": "edge.commands.demo",
+    "check-config": "edge.commands.check_config",
+    "convert-data": "edge.commands.convert_data",
+    "train": "edge.commands.train",
+    "export": "edge.commands.export",
+    "eval": "edge.commands.evaluate",
+}
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config, --set and --log-level, shared by the commands that read config.yaml."""
+    parser.add_argument("--config", help="config file (default: config.yaml of the install)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config key, e.g. --set decoder.threshold=0.8 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sign2sound",
+        description="Fingerspelled ASL letters to spoken words, headless on a Raspberry Pi.",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="logging level on stderr (default: service.log_level of the config, else INFO)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from edge.logs import setup_logging
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level or "INFO")
+    try:
+        return int(args._module.main(args) or 0)
+    except Sign2SoundError as exc:
+        logging.getLogger("sign2sound").debug("details", exc_info=True)
+        print(f"sign2sound {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `sign2sound` subcommand: HELP, add_arguments(parser), main(args) -> int."""

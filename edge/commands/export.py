@@ -1,0 +1,17 @@
+"""Placeholder for this subcommand (being built)."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge.errors import Sign2SoundError
+
+HELP = "export a trained model to float32, dynamic-range and INT8 .tflite"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options yet."""
+
+
+def main(args: argparse.Namespace) -> int:
+    raise Sign2SoundError("this command is not built yet")

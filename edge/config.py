@@ -1,0 +1,394 @@
+"""Typed configuration: one frozen dataclass per section, with defaults, bounds and descriptions.
+
+Like Frigate's config models: every key is declared once here (type, default, bounds or allowed
+values, description), unknown keys are rejected naming the key and the allowed ones, and every
+error names the file and the key so a user on a headless box can fix it from the journal.
+`config.yaml` at the repository root is the commented default; `tests` check they agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edge.errors import UsageError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = REPO_ROOT / "config.yaml"
+MODELS_DIR = REPO_ROOT / "models"
+
+
+class ConfigError(UsageError):
+    """A configuration problem, worded for the person who has to fix config.yaml."""
+
+
+def setting(
+    default: Any,
+    description: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: Sequence[Any] | None = None,
+) -> Any:
+    """Declare one config key with its default, bounds and description (dataclass field)."""
+    meta = {"description": description, "min": minimum, "max": maximum, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = setting(
+        "auto",
+        "Where frames come from: 'auto' (picamera2 if present, else OpenCV device 0), "
+        "'picamera2', an OpenCV device index such as '0', a video file path, or "
+        "'replay:<landmarks.csv>' to replay recorded landmark frames.",
+    )
+    width: int = setting(640, "Requested frame width in pixels.", minimum=160, maximum=3840)
+    height: int = setting(480, "Requested frame height in pixels.", minimum=120, maximum=2160)
+    fps: float = setting(30.0, "Requested camera frame rate.", minimum=1.0, maximum=120.0)
+    mirror: bool = setting(False, "Flip frames horizontally before hand detection.")
+    frame_slot_size: int = setting(
+        1, "Frames held between capture and processing (oldest dropped).", minimum=1, maximum=8
+    )
+    realtime: bool = setting(
+        True, "Pace video files and replays at their own frame rate (false: as fast as possible)."
+    )
+    retry_initial_s: float = setting(
+        0.5, "First wait before reopening a camera that failed.", minimum=0.05, maximum=60.0
+    )
+    retry_max_s: float = setting(
+        10.0, "Longest wait between camera reopen attempts.", minimum=0.1, maximum=600.0
+    )
+
+
+@dataclass(frozen=True)
+class LandmarksConfig:
+    model: str = setting(
+        "models/hand_landmarker.task",
+        "MediaPipe HandLandmarker bundle; relative paths are relative to the install folder. "
+        "models/hand_landmarker_lite.task is faster on a Pi 4.",
+    )
+    min_detection_confidence: float = setting(
+        0.5, "Palm detection confidence needed to report a hand.", minimum=0.0, maximum=1.0
+    )
+    min_presence_confidence: float = setting(
+        0.5, "Hand presence confidence needed to keep tracking.", minimum=0.0, maximum=1.0
+    )
+    min_tracking_confidence: float = setting(
+        0.5,
+        "Tracking confidence below which the palm detector runs again.",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    mirror_left_hand: str = setting(
+        "auto",
+        "Mirror a left hand to a right one before classification: 'auto' (by MediaPipe's "
+        "handedness, decided per window), 'never' or 'always' (for a left-handed signer).",
+        choices=("auto", "never", "always"),
+    )
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    model: str = setting(
+        "models/letters_int8.tflite", "The letter classifier (.tflite) LiteRT runs."
+    )
+    labels: str = setting("models/labels.txt", "One label per line, in the model's output order.")
+    checksums: str = setting(
+        "models/SHA256SUMS",
+        "sha256 list the model is checked against at start; empty string disables the check.",
+    )
+    window_s: float = setting(
+        1.0, "Length of the window the classifier sees, in seconds.", minimum=0.2, maximum=5.0
+    )
+    max_gap_s: float = setting(
+        0.3,
+        "A window step with no frame this recent counts as 'no hand'.",
+        minimum=0.02,
+        maximum=2.0,
+    )
+    every_n_frames: int = setting(
+        1, "Run the classifier on every Nth processed frame.", minimum=1, maximum=30
+    )
+    threads: int = setting(1, "LiteRT interpreter threads.", minimum=1, maximum=8)
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    threshold: float = setting(
+        0.7, "Probability a letter needs before it can be accepted.", minimum=0.0, maximum=1.0
+    )
+    hold_s: float = setting(
+        0.4,
+        "How long the same letter must stay above threshold to be accepted.",
+        minimum=0.0,
+        maximum=5.0,
+    )
+    release_s: float = setting(
+        0.25,
+        "How long the accepted letter must be gone (another letter, low confidence or no hand) "
+        "before the same letter counts again, so HELLO keeps its LL.",
+        minimum=0.0,
+        maximum=5.0,
+    )
+    word_gap_s: float = setting(
+        1.0,
+        "No hand for this long completes the word being spelled.",
+        minimum=0.1,
+        maximum=30.0,
+    )
+    max_word_length: int = setting(
+        24, "A word this long is completed automatically.", minimum=1, maximum=200
+    )
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    enabled: bool = setting(True, "Speak completed words.")
+    voice: str = setting("en-us", "espeak-ng voice (espeak-ng --voices lists them).")
+    rate_wpm: int = setting(150, "Speaking rate in words per minute.", minimum=80, maximum=450)
+    volume: int = setting(100, "espeak-ng amplitude.", minimum=0, maximum=200)
+    alsa_device: str = setting(
+        "default", "ALSA playback device for aplay, e.g. 'default', 'plughw:1,0' (aplay -L)."
+    )
+    letter_feedback: str = setting(
+        "beep",
+        "What the signer hears when a letter is accepted: 'none', 'beep' or 'letter' (spoken).",
+        choices=("none", "beep", "letter"),
+    )
+    queue_size: int = setting(
+        8, "Utterances waiting to be spoken before the oldest is dropped.", minimum=1, maximum=100
+    )
+
+
+@dataclass(frozen=True)
+class TranscriptConfig:
+    path: str = setting(
+        "transcript.txt",
+        "File every completed word is appended to (with a timestamp, fsync'd). Relative paths "
+        "go under $STATE_DIRECTORY when systemd sets it, else the working folder.",
+    )
+    fsync: bool = setting(True, "fsync after every word so a power cut loses nothing.")
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    pin: int | None = setting(
+        None,
+        "BCM pin of the button (wired to ground); null = no button.",
+        minimum=0,
+        maximum=27,
+    )
+    hold_s: float = setting(
+        1.0,
+        "Holding the button this long repeats the last word instead of clearing.",
+        minimum=0.2,
+        maximum=10.0,
+    )
+    bounce_s: float = setting(0.05, "Debounce time for the button.", minimum=0.0, maximum=1.0)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    allow_root: bool = setting(False, "Allow running as root (not recommended).")
+    log_level: str = setting(
+        "INFO", "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
+    status_interval_s: float = setting(
+        2.0, "How often STATUS= is sent to systemd.", minimum=0.1, maximum=60.0
+    )
+    save_debug_frames: bool = setting(
+        False, "Write camera frames to disk for debugging. Off: no frame is ever stored."
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    landmarks: LandmarksConfig = field(default_factory=LandmarksConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    transcript: TranscriptConfig = field(default_factory=TranscriptConfig)
+    gpio: GpioConfig = field(default_factory=GpioConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+
+    def resolve_path(self, value: str) -> Path:
+        """Resolve a model/label path: absolute as is, relative to the install folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    def transcript_path(self) -> Path:
+        path = Path(self.transcript.path).expanduser()
+        if path.is_absolute():
+            return path
+        base = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        return (Path(base) if base else Path.cwd()) / path
+
+
+SECTIONS: dict[str, type] = {
+    "camera": CameraConfig,
+    "landmarks": LandmarksConfig,
+    "classifier": ClassifierConfig,
+    "decoder": DecoderConfig,
+    "speech": SpeechConfig,
+    "transcript": TranscriptConfig,
+    "gpio": GpioConfig,
+    "service": ServiceConfig,
+}
+
+
+def _describe_allowed(names: Sequence[str]) -> str:
+    return ", ".join(sorted(names))
+
+
+def _field_type(section_cls: type, name: str) -> Any:
+    hints = typing.get_type_hints(section_cls)
+    return hints[name]
+
+
+def _coerce(where: str, value: Any, typ: Any, meta: Mapping[str, Any]) -> Any:
+    """Check one value against its declared type, bounds and choices; return it typed."""
+    optional = False
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(typ))
+        typ = args[0]
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{where}: a value is required (got null)")
+
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    elif typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+    elif typ is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    elif typ is str:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)  # e.g. camera source 0 written without quotes
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ConfigError(f"{where}: {value!r} is not allowed; allowed values: {allowed}")
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and value < low:
+        raise ConfigError(f"{where}: {value!r} is below the minimum {low}")
+    if high is not None and value > high:
+        raise ConfigError(f"{where}: {value!r} is above the maximum {high}")
+    return value
+
+
+def _build_section(origin: str, name: str, section_cls: type, data: Any) -> Any:
+    if data is None:
+        return section_cls()
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{origin}: section '{name}' must be a mapping of keys, got {data!r}")
+    known = {f.name: f for f in dataclasses.fields(section_cls)}
+    values = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(
+                f"{origin}: unknown key '{name}.{key}'; allowed keys in '{name}': "
+                f"{_describe_allowed(list(known))}"
+            )
+        spec = known[key]
+        values[key] = _coerce(
+            f"{origin}: {name}.{key}", value, _field_type(section_cls, key), spec.metadata
+        )
+    return dataclasses.replace(section_cls(), **values)
+
+
+def config_from_mapping(data: Any, origin: str = "config") -> Config:
+    """Validate a parsed YAML mapping into a Config; raise ConfigError naming the bad key."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{origin}: the top level must be a mapping of sections, got {data!r}")
+    sections = {}
+    for name, value in data.items():
+        if name not in SECTIONS:
+            raise ConfigError(
+                f"{origin}: unknown section '{name}'; allowed sections: "
+                f"{_describe_allowed(list(SECTIONS))}"
+            )
+        sections[name] = _build_section(origin, name, SECTIONS[name], value)
+    config = Config(**sections)
+    _check_consistency(origin, config)
+    return config
+
+
+def _check_consistency(origin: str, config: Config) -> None:
+    if config.camera.retry_max_s < config.camera.retry_initial_s:
+        raise ConfigError(
+            f"{origin}: camera.retry_max_s ({config.camera.retry_max_s}) must not be below "
+            f"camera.retry_initial_s ({config.camera.retry_initial_s})"
+        )
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """Parse one `--set section.key=value` (value in YAML syntax: 0.8, true, null, 'text')."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. decoder.threshold=0.8")
+    dotted, raw = text.split("=", 1)
+    section, key = dotted.strip().split(".", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc})") from exc
+    return section, key, value
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = ()
+) -> Config:
+    """Load config.yaml (or the default) and apply `--set` overrides; errors are ConfigError."""
+    cfg_path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    try:
+        text = cfg_path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{cfg_path}: config file not found") from exc
+    except OSError as exc:
+        raise ConfigError(f"{cfg_path}: cannot read config file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{cfg_path}: YAML does not parse{where}: {problem}") from exc
+    if data is None and not overrides:
+        raise ConfigError(f"{cfg_path}: the file is empty; copy config.yaml from the install")
+    data = dict(data or {}) if isinstance(data, Mapping) else data
+    for text_override in overrides:
+        section, key, value = parse_override(text_override)
+        if isinstance(data, dict):
+            sec = dict(data.get(section) or {})
+            sec[key] = value
+            data[section] = sec
+    return config_from_mapping(data, origin=str(cfg_path))
+
+
+def describe_defaults() -> dict[str, dict[str, Any]]:
+    """Every section's keys with their default values (used by tests and check-config)."""
+    return {name: dataclasses.asdict(cls()) for name, cls in SECTIONS.items()}

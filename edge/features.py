@@ -1,0 +1,124 @@
+"""The ONE feature normalisation shared by training, evaluation and the daemon.
+
+Train/serve skew is the classic bug of landmark classifiers, so every path that turns MediaPipe
+landmarks into model input goes through the functions here: `normalize_landmarks` for one hand in
+one frame, and `resample_window` to turn a run of timestamped frames (any camera rate) into the
+fixed-length window the sequence model takes.
+
+Normalisation, in order:
+1. aspect correction: MediaPipe divides x by the frame width and y by the height, so x (and z,
+   which is on the scale of x) are multiplied by width/height; otherwise a 16:9 frame squashes
+   the hand;
+2. wrist-relative: landmark 0 becomes the origin (translation invariance);
+3. scale: divided by the palm size, the mean 2-D distance from the wrist to the four finger
+   knuckles (5, 9, 13, 17) (scale invariance; robust to one bent finger);
+4. mirroring: a left hand is mirrored to a right hand (x negated) when asked.
+
+z is kept. The result is 63 float32 values in MediaPipe's landmark order (x0, y0, z0, ... z20).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NUM_LANDMARKS = 21
+COORDS = 3
+FEATURE_DIM = NUM_LANDMARKS * COORDS  # 63 normalised coordinates per frame
+WINDOW_CHANNELS = FEATURE_DIM + 1  # plus one "hand present" flag per time step
+KNUCKLES = (5, 9, 13, 17)
+_MIN_PALM = 1e-6
+
+
+class FeatureError(ValueError):
+    """Landmarks that cannot be normalised (wrong shape, NaN, a hand of zero size)."""
+
+
+def normalize_landmarks(
+    landmarks: np.ndarray,
+    *,
+    aspect: float | np.ndarray = 1.0,
+    mirror: bool | np.ndarray = False,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Normalise landmarks of shape (21, 3), (63,), (N, 21, 3) or (N, 63) into (…, 63) float32.
+
+    `aspect` is frame width / height (1.0 when unknown or already corrected); `mirror` flips a
+    left hand to a right one. Both may be per-row arrays for a batch. Raises FeatureError for
+    non-finite values or a degenerate hand, so bad input is named rather than propagated as NaN.
+    `out` lets the daemon reuse one buffer per frame (no allocation in the hot loop).
+    """
+    arr = np.asarray(landmarks, dtype=np.float32)
+    single = arr.ndim in (1, 2) and arr.size == FEATURE_DIM
+    try:
+        pts = arr.reshape(-1, NUM_LANDMARKS, COORDS)
+    except ValueError as exc:
+        raise FeatureError(
+            f"expected 21 landmarks x 3 coordinates, got an array of shape {arr.shape}"
+        ) from exc
+    if not np.isfinite(pts).all():
+        raise FeatureError("landmarks contain NaN or infinite values")
+
+    n = pts.shape[0]
+    result = np.empty((n, NUM_LANDMARKS, COORDS), np.float32) if out is None else out
+    result = result.reshape(n, NUM_LANDMARKS, COORDS)
+    np.subtract(pts, pts[:, :1, :], out=result)
+
+    aspect_arr = np.asarray(aspect, dtype=np.float32).reshape(-1, 1)
+    result[:, :, 0] *= aspect_arr
+    result[:, :, 2] *= aspect_arr
+
+    knuckles = result[:, KNUCKLES, :2]
+    palm = np.sqrt((knuckles**2).sum(axis=2)).mean(axis=1)
+    if (palm < _MIN_PALM).any():
+        raise FeatureError("degenerate hand: all knuckles sit on the wrist (palm size 0)")
+    result /= palm.reshape(-1, 1, 1)
+
+    mirror_arr = np.asarray(mirror, dtype=bool).reshape(-1)
+    if mirror_arr.size == 1:
+        if mirror_arr[0]:
+            result[:, :, 0] *= -1.0
+    else:
+        result[mirror_arr, :, 0] *= -1.0
+
+    flat = result.reshape(n, FEATURE_DIM)
+    return flat[0] if single else flat
+
+
+def resample_window(
+    timestamps: np.ndarray,
+    features: np.ndarray,
+    present: np.ndarray,
+    *,
+    t_end: float,
+    duration: float,
+    steps: int,
+    max_gap: float,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Resample timestamped frames onto `steps` evenly spaced times ending at `t_end`.
+
+    The model's window is defined in seconds, not frames, so a Pi 4 at 8 fps and a desktop at
+    30 fps give the model the same time scale. Each step takes the latest frame at or before its
+    time (zero-order hold, what a camera actually delivers); a step with no frame within `max_gap`
+    seconds, or whose frame had no hand, is marked absent: features zero and the presence flag
+    (last channel) 0. Frames are never invented.
+
+    timestamps: (n,) ascending seconds; features: (n, 63); present: (n,) bool.
+    Returns (steps, 64) float32.
+    """
+    window = np.zeros((steps, WINDOW_CHANNELS), np.float32) if out is None else out
+    window.fill(0.0)
+    n = len(timestamps)
+    if n == 0:
+        return window
+    step_dt = duration / steps
+    # step k sits at the end of its slot, so the last step is t_end itself
+    targets = t_end - duration + step_dt * np.arange(1, steps + 1, dtype=np.float64)
+    idx = np.searchsorted(timestamps, targets + 1e-9, side="right") - 1
+    valid = idx >= 0
+    safe = np.where(valid, idx, 0)
+    age = targets - np.asarray(timestamps, dtype=np.float64)[safe]
+    use = valid & (age <= max_gap) & np.asarray(present, dtype=bool)[safe]
+    window[use, :FEATURE_DIM] = features[safe[use]]
+    window[use, FEATURE_DIM] = 1.0
+    return window
