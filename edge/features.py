@@ -122,3 +122,13 @@ def resample_window(
     window[use, :FEATURE_DIM] = features[safe[use]]
     window[use, FEATURE_DIM] = 1.0
     return window
+
+
+def mirror_features(features: np.ndarray) -> np.ndarray:
+    """Mirror normalised features (…, 63) left-right in place (x negated) and return them.
+
+    Normalisation is wrist-relative, so mirroring after it equals mirroring before it: the ring
+    buffer can store unmirrored frames and decide per window, as handedness flickers per frame.
+    """
+    features[..., 0:FEATURE_DIM:COORDS] *= -1.0
+    return features
