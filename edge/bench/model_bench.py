@@ -1,0 +1,292 @@
+"""`edge-bench model`: benchmark .tflite files in LiteRT the way TFLite's benchmark_model does.
+
+For each model: file size, init time (load + allocate_tensors), the first invoke, warm-up
+invokes (reported, excluded from the steady state), then `runs` steady-state invokes timed one by
+one. Only `invoke()` is inside the timed section, like benchmark_model; inputs are written before
+it from a small pool of random-but-valid tensors of the model's own shape and dtype (quantised
+with the input's own scale and zero point for INT8), so every invoke sees fresh data.
+
+Several models are measured in interleaved rounds (a block of invokes of each model in turn), so
+a burst of load on a shared machine hits all of them alike and the ratios stay fair.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from edge.bench.errors import BenchError
+from edge.bench.progress import Progress
+from edge.bench.stats import LatencyStats, SampleBuffer, summarize_ns
+
+INPUT_POOL = 16  # distinct random inputs cycled through the runs
+ROUND_SIZE = 50  # invokes of one model before the next model's turn
+
+
+def _interpreter_class() -> tuple[type, str]:
+    """LiteRT's Interpreter; tflite-runtime only as a fallback (see DESIGN.md)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "ai-edge-litert"
+    except ImportError:  # pragma: no cover - the venv has ai-edge-litert
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter, "tflite-runtime"
+
+
+def _rss_mb(proc: psutil.Process) -> float:
+    return proc.memory_info().rss / 2**20
+
+
+def check_model_file(path: Path) -> None:
+    """Fail early with one line naming the file, before any model is loaded."""
+    if not path.exists():
+        raise BenchError(f"model file not found: {path}")
+    if not path.is_file():
+        raise BenchError(f"model path is not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise BenchError(f"model file is not readable: {path}")
+
+
+def random_input(detail: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+    """A valid random tensor for one input: its shape (dynamic dims as 1) and dtype.
+
+    Float inputs get standard-normal values, about the range of normalised landmark features;
+    quantised inputs get the same values quantised with the tensor's own scale and zero point.
+    """
+    shape = [int(d) if d > 0 else 1 for d in detail.get("shape_signature", detail["shape"])]
+    dtype = np.dtype(detail["dtype"])
+    values = np.clip(rng.standard_normal(shape), -3.0, 3.0)
+    if dtype.kind == "f":
+        return values.astype(dtype)
+    if dtype.kind in "iu":
+        scale, zero_point = detail.get("quantization", (0.0, 0))
+        info = np.iinfo(dtype)
+        if scale:
+            q = np.round(values / scale + zero_point)
+        else:
+            q = rng.integers(info.min, info.max, size=shape, endpoint=True)
+        return np.clip(q, info.min, info.max).astype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    raise BenchError(f"input '{detail.get('name')}' has an unsupported dtype {dtype}")
+
+
+def _tensor_desc(detail: dict[str, Any]) -> dict[str, Any]:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return {
+        "name": str(detail.get("name", "")),
+        "shape": [int(d) for d in detail["shape"]],
+        "dtype": np.dtype(detail["dtype"]).name,
+        "quant_scale": float(scale),
+        "quant_zero_point": int(zero_point),
+    }
+
+
+@dataclass
+class _Loaded:
+    """One model under test, with its preallocated samples."""
+
+    path: Path
+    interpreter: Any
+    input_indices: list[int]
+    pool: list[list[np.ndarray]]
+    result: dict[str, Any]
+    warmup: SampleBuffer = field(default_factory=SampleBuffer)
+    steady: SampleBuffer = field(default_factory=SampleBuffer)
+    next_input: int = 0
+
+    def timed_invoke(self) -> int:
+        inputs = self.pool[self.next_input]
+        self.next_input = (self.next_input + 1) % len(self.pool)
+        for index, value in zip(self.input_indices, inputs, strict=True):
+            self.interpreter.set_tensor(index, value)
+        t0 = time.perf_counter_ns()
+        self.interpreter.invoke()
+        return time.perf_counter_ns() - t0
+
+
+def _load(path: Path, threads: int, rng: np.random.Generator, proc: psutil.Process) -> _Loaded:
+    interpreter_cls, runtime = _interpreter_class()
+    rss_before = _rss_mb(proc)
+    t0 = time.perf_counter_ns()
+    try:
+        interpreter = interpreter_cls(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BenchError(f"{path}: not a model LiteRT can load ({first_line})") from exc
+    init_ns = time.perf_counter_ns() - t0
+    rss_after = _rss_mb(proc)
+    inputs = interpreter.get_input_details()
+    outputs = interpreter.get_output_details()
+    try:
+        ops = [str(op["op_name"]) for op in interpreter._get_ops_details()]
+    except Exception:  # private API: optional detail only
+        ops = []
+    pool = [[random_input(d, rng) for d in inputs] for _ in range(INPUT_POOL)]
+    result: dict[str, Any] = {
+        "path": str(path),
+        "name": path.name,
+        "size_bytes": path.stat().st_size,
+        "runtime": runtime,
+        "threads": threads,
+        "init_ms": init_ns / 1e6,
+        "rss_added_by_init_mb": rss_after - rss_before,
+        "inputs": [_tensor_desc(d) for d in inputs],
+        "outputs": [_tensor_desc(d) for d in outputs],
+        "ops": sorted(set(ops)),
+    }
+    return _Loaded(path, interpreter, [int(d["index"]) for d in inputs], pool, result)
+
+
+def run_model_bench(
+    paths: Sequence[Path],
+    *,
+    threads: int = 1,
+    runs: int = 1000,
+    warmup: int = 50,
+    progress: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Benchmark each model; returns the 'models' part of the report (first model = baseline)."""
+    for path in paths:
+        check_model_file(path)
+    rng = np.random.default_rng(seed)
+    proc = psutil.Process()
+    loaded = [_load(path, threads, rng, proc) for path in paths]
+
+    bar = Progress((warmup + runs) * len(loaded), "model", enabled=progress)
+    done = 0
+    for model in loaded:
+        model.result["first_invoke_us"] = model.timed_invoke() / 1e3
+        for _ in range(warmup):
+            model.warmup.append(model.timed_invoke())
+            done += 1
+            bar.update(done, model.path.name)
+
+    remaining = runs
+    while remaining > 0:
+        block = min(ROUND_SIZE, remaining)
+        for model in loaded:
+            for _ in range(block):
+                model.steady.append(model.timed_invoke())
+            done += block
+            bar.update(done, model.path.name)
+        remaining -= block
+    bar.close()
+
+    results = []
+    baseline: LatencyStats | None = None
+    for model in loaded:
+        steady = model.steady.summary()
+        warm = summarize_ns(model.warmup.values())
+        res = model.result
+        res["warmup"] = warm.as_dict() if warm else None
+        res["steady"] = steady.as_dict() if steady else None
+        res["invokes_per_s"] = steady.per_second if steady else None
+        res["rss_after_runs_mb"] = _rss_mb(proc)
+        if baseline is None:
+            baseline = steady
+        ratio = (
+            steady.median_us / baseline.median_us
+            if steady is not None and baseline is not None and baseline.median_us > 0
+            else None
+        )
+        res["median_ratio_to_first"] = ratio
+        res["_samples_ns"] = model.steady.values().copy()
+        results.append(res)
+    return {
+        "settings": {
+            "threads": threads,
+            "runs": runs,
+            "warmup": warmup,
+            "inputs": f"random normal, pool of {INPUT_POOL}, quantised per input tensor",
+            "timed_section": "interpreter.invoke() only (inputs set before the clock starts)",
+            "interleaved_rounds_of": ROUND_SIZE,
+            "seed": seed,
+        },
+        "models": results,
+    }
+
+
+SPEEDUP_TARGET = 10.0  # the shipped classifier vs the reference float32 GRU (benchmarks/README.md)
+
+
+def model_targets(models: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The speed target, checked when a reference GRU model (file name has 'gru') is in the run.
+
+    The first model is the one under test; the ratio is the GRU's median over the first's.
+    """
+    from edge.bench.report import target
+
+    checks = []
+    for model in models[1:]:
+        if "gru" in model["name"].lower() and model.get("median_ratio_to_first"):
+            check = target(
+                f"{models[0]['name']} faster per invoke than {model['name']}",
+                model["median_ratio_to_first"],
+                ">=",
+                SPEEDUP_TARGET,
+                "x",
+            )
+            if check:
+                checks.append(check)
+    return checks
+
+
+def model_tables(report: dict[str, Any]) -> list[Any]:
+    from edge.bench.report import Table, fmt
+
+    rows = []
+    for m in report["models"]:
+        s = m["steady"] or {}
+        w = m["warmup"] or {}
+        ratio = m.get("median_ratio_to_first")
+        rows.append(
+            [
+                m["name"],
+                fmt(m["size_bytes"] / 1024, 1),
+                fmt(m["init_ms"], 2),
+                fmt(m["first_invoke_us"], 1),
+                fmt(w.get("mean_us"), 1),
+                fmt(s.get("min_us"), 1),
+                fmt(s.get("median_us"), 1),
+                fmt(s.get("p90_us"), 1),
+                fmt(s.get("p99_us"), 1),
+                fmt(s.get("max_us"), 1),
+                fmt(m.get("invokes_per_s"), 0),
+                "-" if ratio is None else f"{ratio:.2f}x",
+            ]
+        )
+    st = report["settings"]
+    notes = [
+        f"{st['runs']} steady-state invokes per model after {st['warmup']} warm-up invokes "
+        f"(excluded), {st['threads']} thread(s), interleaved in rounds of "
+        f"{st['interleaved_rounds_of']}; timed: {st['timed_section']}.",
+        "median ÷ first: this model's median latency over the first model's "
+        "(12.00x = the first model is 12 times faster).",
+    ]
+    headers = [
+        "model",
+        "KB",
+        "init ms",
+        "first µs",
+        "warm-up µs",
+        "min µs",
+        "median µs",
+        "p90 µs",
+        "p99 µs",
+        "max µs",
+        "invokes/s",
+        "median ÷ first",
+    ]
+    return [Table("Per-invoke latency (steady state)", headers, rows, notes)]
