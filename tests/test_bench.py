@@ -1,0 +1,249 @@
+"""edge-bench: the JSON schema, ordered positive figures, outputs, and clear errors.
+
+Real LiteRT on real .tflite files (a tiny Conv1D classifier converted by TensorFlow here, float
+and full-INT8, the shapes of the shipped classifier) and the real pipeline on real data. Runs are
+kept short; no timing targets are asserted here (those are edge-bench's job, see benchmarks/).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.bench import cli
+from edge.bench.model_bench import random_input
+from edge.bench.stats import SampleBuffer, summarize_ns
+
+VENV_BIN = Path(sys.executable).parent
+STAT_KEYS = ("count", "min_us", "median_us", "p90_us", "p99_us", "max_us", "mean_us", "std_us")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A float32 and a full-INT8 .tflite with the classifier's (1, 30, 64) -> 26 interface."""
+    import keras
+    import tensorflow as tf
+
+    out = tmp_path_factory.mktemp("models")
+    inp = keras.Input((30, 64), batch_size=1)
+    x = keras.layers.Conv1D(16, 3, activation="relu")(inp)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inp, keras.layers.Dense(26, activation="softmax")(x))
+
+    paths = {"float": out / "tiny_float.tflite", "int8": out / "tiny_int8.tflite"}
+    paths["float"].write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    rng = np.random.default_rng(1)
+
+    def representative():
+        for _ in range(16):
+            yield [rng.standard_normal((1, 30, 64)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    paths["int8"].write_bytes(conv.convert())
+    return paths
+
+
+def assert_stats(stats: dict, count: int | None = None) -> None:
+    assert set(STAT_KEYS) <= set(stats)
+    assert isinstance(stats["count"], int)
+    for key in STAT_KEYS[1:]:
+        assert isinstance(stats[key], float), key
+    assert 0 < stats["min_us"] <= stats["median_us"] <= stats["p90_us"]
+    assert stats["p90_us"] <= stats["p99_us"] <= stats["max_us"]
+    assert stats["min_us"] <= stats["mean_us"] <= stats["max_us"]
+    if count is not None:
+        assert stats["count"] == count
+
+
+def assert_common_head(report: dict, kind: str) -> None:
+    assert report["tool"] == "edge-bench"
+    assert report["kind"] == kind
+    assert report["schema_version"] == 1
+    machine = report["machine"]
+    for key in ("cpu_model", "arch", "cores_logical", "os", "python", "packages"):
+        assert machine[key], key
+    for pkg in ("numpy", "mediapipe", "ai-edge-litert", "opencv-python-headless"):
+        assert isinstance(machine["packages"][pkg], str), pkg
+    timer = report["timer"]
+    assert timer["clock"] == "time.perf_counter_ns"
+    assert timer["monotonic"] is True
+    assert_stats(timer["overhead"]["inside"])
+    assert timer["overhead"]["per_section_us"] > 0
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    rc = cli.main(argv)
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+# --- statistics ---------------------------------------------------------------------------------
+
+
+def test_summary_reports_real_samples_in_microseconds() -> None:
+    samples = np.arange(1, 101, dtype=np.int64) * 1000  # 1..100 µs
+    stats = summarize_ns(samples)
+    assert stats is not None
+    assert (stats.count, stats.min_us, stats.max_us) == (100, 1.0, 100.0)
+    assert stats.median_us == 50.0  # 'lower' percentile: a sample that really happened
+    assert stats.p90_us == 90.0 and stats.p99_us == 99.0
+    assert stats.per_second == pytest.approx(1e6 / 50.5)
+    assert summarize_ns(np.array([], dtype=np.int64)) is None
+
+
+def test_sample_buffer_grows_without_losing_samples() -> None:
+    buf = SampleBuffer(16)
+    for i in range(1000):
+        buf.append(i)
+    assert len(buf) == 1000
+    assert np.array_equal(buf.values(), np.arange(1000))
+
+
+def test_random_inputs_match_the_model_input(tiny_models: dict[str, Path]) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(tiny_models["int8"]))
+    detail = interp.get_input_details()[0]
+    value = random_input(detail, np.random.default_rng(0))
+    assert value.dtype == np.int8 and value.shape == (1, 30, 64)
+    assert len(np.unique(value)) > 10  # really random, not a constant tensor
+    interp.allocate_tensors()
+    interp.set_tensor(detail["index"], value)
+    interp.invoke()
+    out = interp.get_tensor(interp.get_output_details()[0]["index"])
+    assert out.shape == (1, 26)
+
+
+# --- edge-bench model -------------------------------------------------------------------------
+
+
+def test_model_json_schema_and_ordered_figures(
+    tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / "model.json"
+    argv = ["model", "--model", str(tiny_models["int8"]), "--model", str(tiny_models["float"])]
+    rc, out, _ = run_cli([*argv, "--runs", "60", "--warmup", "5", "--json", str(dest)], capsys)
+    assert rc == 0
+    report = json.loads(dest.read_text())
+    assert_common_head(report, "model")
+    assert report["settings"]["runs"] == 60 and report["settings"]["warmup"] == 5
+    models = report["models"]
+    assert [m["name"] for m in models] == ["tiny_int8.tflite", "tiny_float.tflite"]
+    for model, key in zip(models, ("int8", "float"), strict=True):
+        assert model["size_bytes"] == tiny_models[key].stat().st_size
+        assert model["init_ms"] > 0 and model["first_invoke_us"] > 0
+        assert_stats(model["steady"], count=60)
+        assert_stats(model["warmup"], count=5)
+        assert model["invokes_per_s"] > 0
+        assert model["inputs"][0]["shape"] == [1, 30, 64]
+        assert model["outputs"][0]["shape"] == [1, 26]
+    assert models[0]["inputs"][0]["dtype"] == "int8"
+    assert models[1]["inputs"][0]["dtype"] == "float32"
+    assert models[0]["median_ratio_to_first"] == 1.0
+    ratio = models[1]["steady"]["median_us"] / models[0]["steady"]["median_us"]
+    assert models[1]["median_ratio_to_first"] == pytest.approx(ratio)
+    # the terminal table names both models
+    assert "tiny_int8.tflite" in out and "tiny_float.tflite" in out and "median µs" in out
+
+
+def test_model_json_to_stdout_moves_the_table_to_stderr(
+    tiny_models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["model", "--model", str(tiny_models["int8"]), "--runs", "5", "--warmup", "0"]
+    rc, out, err = run_cli([*argv, "--json", "-"], capsys)
+    assert rc == 0
+    report = json.loads(out)  # stdout is pure JSON
+    assert report["models"][0]["warmup"] is None  # no warm-up asked, none reported
+    assert "Per-invoke latency" in err
+
+
+def test_model_markdown_and_plot(
+    tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    png = tmp_path / "hist.png"
+    argv = ["model", "--model", str(tiny_models["int8"]), "--model", str(tiny_models["float"])]
+    rc, out, _ = run_cli([*argv, "--runs", "20", "--markdown", "--plot", str(png)], capsys)
+    assert rc == 0
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("| model |"))
+    assert "median µs" in header
+    assert any(line.startswith("| tiny_float.tflite |") for line in lines)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_model_missing_file_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = run_cli(["model", "--model", "/nonexistent/letters.tflite"], capsys)
+    assert rc == 1
+    assert (
+        err.strip() == "edge-bench model: error: model file not found: /nonexistent/letters.tflite"
+    )
+
+
+def test_model_invalid_file_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bogus = tmp_path / "notamodel.tflite"
+    bogus.write_text("hello\n")
+    rc, _, err = run_cli(["model", "--model", str(bogus)], capsys)
+    assert rc == 1
+    lines = [line for line in err.splitlines() if line.startswith("edge-bench")]
+    assert len(lines) == 1 and str(bogus) in lines[0] and "Traceback" not in err
+
+
+def test_console_script_bad_arguments_exit_non_zero(tmp_path: Path) -> None:
+    exe = str(VENV_BIN / "edge-bench")
+    missing = subprocess.run(
+        [exe, "model", "--model", str(tmp_path / "gone.tflite")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 1
+    assert "gone.tflite" in missing.stderr and "Traceback" not in missing.stderr
+    bad_runs = subprocess.run([exe, "model", "--runs", "0"], capture_output=True, text=True)
+    assert bad_runs.returncode == 2 and "--runs" in bad_runs.stderr
+
+
+# --- compare and scenarios ----------------------------------------------------------------------
+
+
+def test_compare_puts_results_side_by_side(
+    tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = []
+    for i in range(2):
+        dest = tmp_path / f"r{i}.json"
+        cli.main(
+            ["model", "--model", str(tiny_models["float"]), "--runs", "10", "--json", str(dest)]
+        )
+        paths.append(str(dest))
+    capsys.readouterr()
+    rc, out, _ = run_cli(["compare", *paths], capsys)
+    assert rc == 0
+    row = next(line for line in out.splitlines() if line.startswith("tiny_float.tflite median"))
+    assert row.rstrip().endswith("x")  # ratio of [2] to [1]
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    rc, _, err = run_cli(["compare", paths[0], str(broken)], capsys)
+    assert rc == 1 and "broken.json" in err and "not JSON" in err
+
+
+def test_scenarios_list_and_unknown_name(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run_cli(["scenario"], capsys)
+    assert rc == 0
+    names = [line.split()[0] for line in out.splitlines()]
+    assert {"model-compare", "pipeline-demo", "soak-10min"} <= set(names)
+    rc, _, err = run_cli(["scenario", "no-such-scenario"], capsys)
+    assert rc == 1 and "no-such-scenario" in err and "model-compare" in err
