@@ -1,0 +1,177 @@
+"""Letters and words from a stream of per-frame letter probabilities.
+
+A small state machine with named, TIME-based parameters (like openWakeWord's threshold and
+patience), so it behaves the same at 8 fps on a Pi 4 and at 30 fps on a desktop:
+
+- threshold: the top label's probability must reach it, else the frame shows "no letter";
+- hold_s: the same top letter must stay above threshold this long to be accepted (rejects the
+  flicker of hand transitions);
+- release_s: once accepted, that letter must be gone (another letter, no letter or no hand) this
+  long before it can be accepted again: a repeated letter (the LL of HELLO) needs a visible
+  release, while a different letter may follow directly after its own hold;
+- word_gap_s: no hand for this long completes a non-empty word;
+- max_word_length: a word this long is completed at once.
+
+Labels that are not one letter A-Z (a background class such as "_") count as "no letter" but
+not as "no hand": only `probs=None` (the landmark stage found no hand) ends a word.
+Times are the frame timestamps the caller passes, so tests drive time explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from edge.config import DecoderConfig
+
+log = logging.getLogger(__name__)
+
+# frame times are sums of float steps (i / 30.0): compare durations with a tiny tolerance so a
+# 0.4 s hold is met by the frame 0.4 s later and not by the next one
+_EPS = 1e-6
+
+EventKind = Literal["letter", "word", "cleared"]
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderEvent:
+    """letter: `text` is the accepted letter; word: the completed word; cleared: the discarded
+    partial word. `t` is the frame time that caused the event."""
+
+    kind: EventKind
+    text: str
+    t: float
+
+
+def letter_of(label: str) -> str | None:
+    """The letter a label stands for, or None for any label that is not one letter A-Z."""
+    text = label.strip().upper()
+    if len(text) == 1 and "A" <= text <= "Z":
+        return text
+    return None
+
+
+class Decoder:
+    """Turns `update(t, probs)` calls, one per processed frame, into DecoderEvents."""
+
+    def __init__(self, config: DecoderConfig, labels: Sequence[str]) -> None:
+        if not labels:
+            raise ValueError("the decoder needs at least one label")
+        self.config = config
+        self.labels = list(labels)
+        self._letters = [letter_of(label) for label in self.labels]
+        self._word: list[str] = []
+        self._last_word = ""
+        self._last_t = -math.inf
+        self._candidate: str | None = None  # top letter above threshold, continuously ...
+        self._candidate_since = 0.0  # ... since this time
+        self._blocked: str | None = None  # the accepted letter, until it has been released
+        self._gone_since: float | None = None  # when the blocked letter disappeared
+        self._no_hand_since: float | None = None
+
+    @property
+    def current_word(self) -> str:
+        """The word being spelled (letters accepted since the last word or clear)."""
+        return "".join(self._word)
+
+    @property
+    def last_word(self) -> str:
+        """The last completed word ('' before the first one), for "repeat last word"."""
+        return self._last_word
+
+    def update(self, t: float, probs: np.ndarray | None) -> list[DecoderEvent]:
+        """Feed one frame: `probs` over the labels, or None when no hand was found."""
+        if t < self._last_t:
+            log.warning(
+                "decoder time went backwards (%.3f s after %.3f s): restarting letter timing, "
+                "keeping the word %r",
+                t,
+                self._last_t,
+                self.current_word,
+            )
+            self._reset_timing()
+        self._last_t = t
+        if probs is None:
+            return self._no_hand(t)
+        self._no_hand_since = None
+        return self._letter_frame(t, self._top_letter(probs))
+
+    def clear(self, t: float) -> list[DecoderEvent]:
+        """Discard the word being spelled (the button's press). A letter still being held must
+        be held for a full hold_s again before it counts."""
+        self._candidate = None
+        if not self._word:
+            return []
+        text = self.current_word
+        self._word.clear()
+        return [DecoderEvent("cleared", text, t)]
+
+    def _top_letter(self, probs: np.ndarray) -> str | None:
+        if probs.shape != (len(self.labels),):
+            raise ValueError(
+                f"decoder got {probs.shape} probabilities for {len(self.labels)} labels; "
+                "the model and its labels file do not match"
+            )
+        top = int(np.argmax(probs))
+        # NaN never passes `>=`, so a broken model output reads as "no letter"
+        if not probs[top] >= self.config.threshold:
+            return None
+        return self._letters[top]
+
+    def _letter_frame(self, t: float, letter: str | None) -> list[DecoderEvent]:
+        self._track_release(t, letter)
+        if letter is None:
+            self._candidate = None
+            return []
+        if letter != self._candidate:
+            self._candidate = letter
+            self._candidate_since = t
+        if letter == self._blocked or t - self._candidate_since + _EPS < self.config.hold_s:
+            return []
+        return self._accept(t, letter)
+
+    def _track_release(self, t: float, letter: str | None) -> None:
+        if self._blocked is None:
+            return
+        if self._gone_since is not None and t - self._gone_since + _EPS >= self.config.release_s:
+            self._blocked = None  # gone long enough: it may count again
+            self._gone_since = None
+        elif letter == self._blocked:
+            self._gone_since = None  # back before the release: still the same letter
+        elif self._gone_since is None:
+            self._gone_since = t
+
+    def _accept(self, t: float, letter: str) -> list[DecoderEvent]:
+        self._word.append(letter)
+        self._blocked = letter
+        self._gone_since = None
+        events = [DecoderEvent("letter", letter, t)]
+        if len(self._word) >= self.config.max_word_length:
+            events.append(self._complete(t))  # the letter stays blocked: no instant restart
+        return events
+
+    def _no_hand(self, t: float) -> list[DecoderEvent]:
+        self._candidate = None
+        self._track_release(t, None)
+        if self._no_hand_since is None:
+            self._no_hand_since = t
+        if self._word and t - self._no_hand_since + _EPS >= self.config.word_gap_s:
+            return [self._complete(t)]
+        return []
+
+    def _complete(self, t: float) -> DecoderEvent:
+        word = self.current_word
+        self._word.clear()
+        self._last_word = word
+        return DecoderEvent("word", word, t)
+
+    def _reset_timing(self) -> None:
+        """Forget every time mark; a blocked letter stays blocked until it is seen released."""
+        self._candidate = None
+        self._gone_since = None
+        self._no_hand_since = None
