@@ -1,0 +1,102 @@
+"""Memory and CPU of this process while a benchmark runs (psutil; tracemalloc cannot see the
+native memory of MediaPipe and LiteRT, which is most of it).
+
+RSS is sampled on the benchmark's own loop every `interval_s` (no extra thread to disturb the
+figures). "Steady" RSS excludes the warm-up, when models, graph caches and the first buffers are
+still being allocated; drift compares the start of the steady part with its end, which is what a
+per-frame leak would move, and a least-squares slope says how fast.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import psutil
+
+
+class ResourceMonitor:
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self.interval_ns = int(interval_s * 1e9)
+        self.proc = psutil.Process()
+        self.times_s: list[float] = []
+        self.rss_mb: list[float] = []
+        self._t0 = time.perf_counter_ns()
+        self._next_ns = self._t0
+        self._cpu0 = self.proc.cpu_times()
+        self._steady_from_s: float | None = None
+        self._cpu_steady0: Any = None
+        self._wall_steady0 = 0
+
+    def _sample(self, now_ns: int) -> None:
+        self.times_s.append((now_ns - self._t0) / 1e9)
+        self.rss_mb.append(self.proc.memory_info().rss / 2**20)
+
+    def poll(self) -> None:
+        """Call once per frame; takes a sample when the interval has passed (one clock read)."""
+        now = time.perf_counter_ns()
+        if now >= self._next_ns:
+            self._sample(now)
+            self._next_ns = now + self.interval_ns
+
+    def mark_steady(self) -> None:
+        """The warm-up is over: CPU share and RSS drift are measured from here on."""
+        now = time.perf_counter_ns()
+        self._sample(now)
+        self._next_ns = now + self.interval_ns
+        self._steady_from_s = (now - self._t0) / 1e9
+        self._cpu_steady0 = self.proc.cpu_times()
+        self._wall_steady0 = now
+
+    def summary(self) -> dict[str, Any]:
+        now = time.perf_counter_ns()
+        self._sample(now)
+        times = np.asarray(self.times_s)
+        rss = np.asarray(self.rss_mb)
+        steady_from = self._steady_from_s if self._steady_from_s is not None else 0.0
+        steady = rss[times >= steady_from]
+        steady_t = times[times >= steady_from]
+        drift = slope = None
+        if steady.size >= 2:
+            fifth = max(1, steady.size // 5)
+            drift = float(np.median(steady[-fifth:]) - np.median(steady[:fifth]))
+            if steady_t[-1] > steady_t[0]:
+                slope = float(np.polyfit(steady_t, steady, 1)[0] * 60.0)
+        # ru_maxrss: the kernel's high-water mark, catches peaks between two samples
+        scale = 1 if sys.platform == "darwin" else 1024
+        peak_kernel = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+        cpu_start = self._cpu_steady0 or self._cpu0
+        wall_start = self._wall_steady0 or self._t0
+        cpu_now = self.proc.cpu_times()
+        wall_s = (now - wall_start) / 1e9
+        user = cpu_now.user - cpu_start.user
+        system = cpu_now.system - cpu_start.system
+        cores = psutil.cpu_count(logical=True) or 1
+        share = (user + system) / wall_s * 100 if wall_s > 0 else None
+        return {
+            "memory": {
+                "peak_rss_mb": float(max(rss.max(), peak_kernel)),
+                "peak_rss_sampled_mb": float(rss.max()),
+                "steady_rss_mb": float(np.median(steady)) if steady.size else None,
+                "steady_rss_drift_mb": drift,
+                "steady_rss_slope_mb_per_min": slope,
+                "samples": [
+                    [round(float(t), 3), round(float(m), 2)]
+                    for t, m in zip(times, rss, strict=True)
+                ],
+                "sample_interval_s": self.interval_ns / 1e9,
+                "steady_from_s": steady_from,
+            },
+            "cpu": {
+                "user_s": user,
+                "system_s": system,
+                "wall_s": wall_s,
+                "share_of_one_core_pct": share,
+                "share_of_machine_pct": share / cores if share is not None else None,
+                "cores": cores,
+            },
+        }
