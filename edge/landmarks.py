@@ -75,7 +75,9 @@ class HandTracker:
         try:
             self._landmarker = vision.HandLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
-            raise LandmarkModelError(f"{self.model_path}: MediaPipe cannot load it ({exc})") from exc
+            raise LandmarkModelError(
+                f"{self.model_path}: MediaPipe cannot load it ({exc})"
+            ) from exc
         self._last_ts_ms = -1
         self.frames = 0
         self.hands = 0
