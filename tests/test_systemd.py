@@ -1,0 +1,317 @@
+"""The service unit and its installer: systemd-analyze verify/security, shellcheck, --dry-run.
+
+`systemd-analyze verify` checks that ExecStart's binary exists and is executable. The unit names
+/opt/sign2sound/.venv/bin/sign2sound, which exists only on an installed box, and systemd 252's
+`--root=DIR` does not help (it still looks for ExecStart on the host and wants a whole unit tree:
+"Unit sysinit.target not found"). So the test verifies a copy in which exactly one line differs:
+ExecStart points at this venv's own `sign2sound` console script. verify exits 0 even for unknown
+keys or bad values (it only warns), so the test also requires its output to be empty.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.config import Config
+
+REPO = Path(__file__).resolve().parent.parent
+UNIT = REPO / "systemd" / "sign2sound.service"
+INSTALL = REPO / "systemd" / "install.sh"
+INSTALLED_EXEC = "/opt/sign2sound/.venv/bin/sign2sound"
+VENV_SCRIPT = Path(sys.executable).parent / "sign2sound"
+
+
+def _unit_entries(text: str) -> list[tuple[str, str, str]]:
+    """(section, key, value) for every assignment; repeated keys such as DeviceAllow kept."""
+    entries, section = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        entries.append((section, key.strip(), value.strip()))
+    return entries
+
+
+def _values(key: str) -> list[str]:
+    return [v for _, k, v in _unit_entries(UNIT.read_text()) if k == key]
+
+
+def _value(key: str) -> str:
+    values = _values(key)
+    assert len(values) == 1, f"{key} appears {len(values)} times in {UNIT.name}"
+    return values[0]
+
+
+def _verify(unit_text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "sign2sound.service"
+    path.write_text(unit_text)
+    return subprocess.run(
+        ["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60
+    )
+
+
+def _testable_unit() -> str:
+    text = UNIT.read_text()
+    assert text.count(INSTALLED_EXEC) == 1
+    assert VENV_SCRIPT.exists(), f"{VENV_SCRIPT} missing: run .ci/setup"
+    return text.replace(INSTALLED_EXEC, str(VENV_SCRIPT))
+
+
+# --- the unit --------------------------------------------------------------------------------
+def test_systemd_analyze_verify_is_clean(tmp_path: Path) -> None:
+    result = _verify(_testable_unit(), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout + result.stderr).strip() == ""
+
+
+def test_verify_harness_catches_a_bad_line(tmp_path: Path) -> None:
+    """Negative control: a misspelt key only warns, and the test above would see it."""
+    broken = _testable_unit().replace("WatchdogSec=30", "WatchdogSecs=30")
+    result = _verify(broken, tmp_path)
+    assert "WatchdogSecs" in result.stdout + result.stderr
+
+
+def test_unit_without_its_binary_fails_verify(tmp_path: Path) -> None:
+    """Why the copy above is needed: verify checks that ExecStart's binary exists."""
+    text = UNIT.read_text().replace(INSTALLED_EXEC, str(tmp_path / "no" / "sign2sound"))
+    result = _verify(text, tmp_path)
+    assert result.returncode != 0
+    assert "not executable" in result.stderr
+
+
+def test_security_exposure_is_low(tmp_path: Path) -> None:
+    path = tmp_path / "sign2sound.service"
+    path.write_text(_testable_unit())
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert match, result.stdout[-500:]
+    assert float(match.group(1)) <= 3.0, result.stdout
+
+
+def test_unit_is_a_watched_notify_service() -> None:
+    assert _value("Type") == "notify"
+    assert _value("NotifyAccess") == "main"
+    assert 10 <= int(_value("WatchdogSec")) <= 120
+    assert _value("Restart") == "on-failure"
+    assert _value("RestartPreventExitStatus") == "2"  # config errors (UsageError) do not loop
+    assert int(_value("StartLimitBurst")) >= 1
+    assert _value("ExecReload") == "/bin/kill -HUP $MAINPID"
+    assert _value("ExecStart") == f"{INSTALLED_EXEC} run --config /etc/sign2sound/config.yaml"
+
+
+def test_unit_runs_unprivileged_with_device_groups() -> None:
+    assert _value("User") == "sign2sound"
+    assert set(_value("SupplementaryGroups").split()) == {"video", "gpio", "audio"}
+    assert _value("CapabilityBoundingSet") == ""
+    assert _value("NoNewPrivileges") == "yes"
+    assert "PrivateUsers" not in {k for _, k, _ in _unit_entries(UNIT.read_text())}
+
+
+def test_unit_directories_and_environment() -> None:
+    assert _value("StateDirectory") == "sign2sound"
+    assert _value("ConfigurationDirectory") == "sign2sound"
+    env = dict(v.split("=", 1) for v in _values("Environment"))
+    assert env["MPLCONFIGDIR"].startswith("%S/sign2sound")
+    assert env["LG_WD"].startswith("%t/sign2sound")  # lgpio's FIFOs, / is read-only
+    assert _value("WorkingDirectory") == "%S/sign2sound"
+
+
+def test_unit_hardening_leaves_camera_gpio_and_sound_reachable() -> None:
+    assert _value("ProtectSystem") == "strict"
+    assert _value("ProtectHome") == "yes"
+    assert _value("PrivateTmp") == "yes"
+    assert _value("PrivateDevices") == "no"
+    assert _value("DevicePolicy") == "closed"
+    allowed = {v.split()[0]: v.split()[1] for v in _values("DeviceAllow")}
+    for group in ("char-video4linux", "char-media", "char-dma_heap", "char-gpiochip", "char-alsa"):
+        assert allowed.get(group) == "rw", f"DeviceAllow={group} rw missing"
+    families = _value("RestrictAddressFamilies").split()
+    assert "AF_UNIX" in families
+    assert not {"AF_INET", "AF_INET6", "AF_PACKET"} & set(families)  # no network port
+
+
+def test_relative_transcript_lands_in_the_state_directory(monkeypatch, tmp_path: Path) -> None:
+    """The unit's StateDirectory is where the daemon puts transcript.txt."""
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    assert Config().transcript_path() == tmp_path / "state" / "transcript.txt"
+
+
+# --- the installer ---------------------------------------------------------------------------
+def test_install_sh_passes_shellcheck() -> None:
+    assert shutil.which("shellcheck"), "shellcheck missing: run .ci/setup --dev"
+    result = subprocess.run(
+        ["shellcheck", "--severity=style", str(INSTALL)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+    assert result.stdout == ""
+
+
+def test_install_sh_uses_the_same_uv_as_ci_setup() -> None:
+    setup_uv = re.search(r'"uv==([0-9.]+)"', (REPO / ".ci" / "setup").read_text())
+    install_uv = re.search(r"^UV_VERSION=([0-9.]+)$", INSTALL.read_text(), re.MULTILINE)
+    assert setup_uv and install_uv
+    assert setup_uv.group(1) == install_uv.group(1)
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _accounts() -> tuple[bool, bool]:
+    def exists(*cmd: str) -> bool:
+        return subprocess.run(cmd, capture_output=True).returncode == 0
+
+    return exists("getent", "group", "gpio"), exists("getent", "passwd", "sign2sound")
+
+
+def _dry_run(tmp_path: Path, *args: str, codename: str = "bookworm") -> tuple[Path, str]:
+    os_release = tmp_path / "os-release"
+    os_release.write_text(f'ID=debian\nVERSION_CODENAME="{codename}"\n')
+    prefix = tmp_path / "root"
+    prefix.mkdir(exist_ok=True)
+    env = dict(os.environ, SIGN2SOUND_OS_RELEASE=str(os_release))
+    result = subprocess.run(
+        ["bash", str(INSTALL), "--dry-run", "--prefix", str(prefix), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return prefix, result.stdout
+
+
+def _commands(output: str) -> list[str]:
+    return [line[2:] for line in output.splitlines() if line.startswith("+ ")]
+
+
+def test_dry_run_prints_every_install_step_and_changes_nothing(tmp_path: Path) -> None:
+    accounts_before = _accounts()
+    prefix, out = _dry_run(tmp_path)
+    cmds = _commands(out)
+    app, venv = f"{prefix}/opt/sign2sound", f"{prefix}/opt/sign2sound/.venv"
+
+    def has(*parts: str) -> bool:
+        return any(all(p in c for p in parts) for c in cmds)
+
+    apt = next(c for c in cmds if "apt-get install" in c)
+    for package in (
+        "python3-picamera2",
+        "python3-lgpio",
+        "espeak-ng",
+        "alsa-utils",
+        "libegl1",
+        "libgles2",
+        "python3-venv",
+    ):
+        assert f" {package}" in apt
+    gpio_group, user = accounts_before
+    assert has("useradd --system", "sign2sound") != user
+    assert has("groupadd --system gpio") != gpio_group
+    assert has("usermod --append --groups video,gpio,audio sign2sound")
+    assert has("rsync -a --delete", f"{REPO}/", f"{app}/")
+    assert has(f"/usr/bin/python3 -m venv --system-site-packages {venv}")
+    assert has("pip install", "uv==")
+    assert has(f"UV_PROJECT_ENVIRONMENT={venv}", "uv sync --frozen --inexact", f"--project {app}")
+    assert has("uv pip install", "numpy==1.24.2", "'opencv-python-headless<4.12'")
+    assert has("import picamera2, lgpio")
+    assert has(f"install -m 0644 {app}/config.yaml {prefix}/etc/sign2sound/config.yaml")
+    assert has("check-config --config", f"{prefix}/etc/sign2sound/config.yaml")
+    assert has(f"{prefix}/etc/systemd/system/sign2sound.service")
+    assert cmds[-4:] == [
+        "systemctl daemon-reload",
+        "systemctl enable sign2sound.service",
+        "systemctl restart sign2sound.service",
+        "systemctl --no-pager status sign2sound.service",
+    ]
+    # Nothing ran: the prefix is still empty and no account appeared.
+    assert _snapshot(prefix) == {} and list(prefix.iterdir()) == []
+    assert _accounts() == accounts_before
+
+
+def test_dry_run_on_trixie_does_not_pin_numpy(tmp_path: Path) -> None:
+    _, out = _dry_run(tmp_path, codename="trixie")
+    assert "numpy==" not in out
+    assert "uv sync --frozen --inexact" in out
+
+
+def test_dry_run_without_pi_packages(tmp_path: Path) -> None:
+    _, out = _dry_run(tmp_path, "--no-pi-packages", "--no-start")
+    assert "python3-picamera2" not in out and "import picamera2" not in out
+    assert "numpy==" not in out  # the pin only exists for apt's picamera2
+    assert "systemctl restart" not in out and "systemctl enable sign2sound.service" in out
+
+
+def test_rerun_keeps_an_edited_config_and_an_existing_venv(tmp_path: Path) -> None:
+    prefix = tmp_path / "root"
+    config = prefix / "etc" / "sign2sound" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text("speech:\n  alsa_device: plughw:1,0  # edited by the owner\n")
+    venv = prefix / "opt" / "sign2sound" / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to("/usr/bin/python3")
+    (venv / "pyvenv.cfg").write_text("include-system-site-packages = true\n")
+    before = _snapshot(prefix)
+
+    _, out = _dry_run(tmp_path)
+    cmds = _commands(out)
+    assert not any(c.endswith(f" {config}") and c.startswith("install -m") for c in cmds)
+    assert any(c.endswith(f" {config}.default") for c in cmds)
+    assert "keeping the existing" in out
+    assert not any("-m venv" in c or c.startswith("rm -rf") for c in cmds)
+    assert "venv exists" in out
+    assert _snapshot(prefix) == before
+
+
+def test_uninstall_keeps_transcript_and_config_unless_purge(tmp_path: Path) -> None:
+    prefix, out = _dry_run(tmp_path, "--uninstall")
+    cmds = _commands(out)
+    assert f"rm -rf {prefix}/opt/sign2sound" in cmds
+    assert f"rm -f {prefix}/etc/systemd/system/sign2sound.service" in cmds
+    assert not any("var/lib/sign2sound" in c or "etc/sign2sound" in c.split()[-1] for c in cmds)
+    assert "kept" in out
+
+    prefix, out = _dry_run(tmp_path, "--uninstall", "--purge")
+    assert f"rm -rf {prefix}/var/lib/sign2sound {prefix}/etc/sign2sound" in _commands(out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prefix", "/tmp/x"], "--prefix only goes with --dry-run"),
+        (["--purge"], "--purge only goes with --uninstall"),
+        (["--bogus"], "unknown option '--bogus'"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(args: list[str], message: str) -> None:
+    result = subprocess.run(["bash", str(INSTALL), *args], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_real_install_needs_root() -> None:
+    """As an ordinary user (nobody) it refuses before touching anything."""
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    prefix = as_nobody if os.geteuid() == 0 else []  # a non-root CI user is ordinary already
+    result = subprocess.run([*prefix, "bash", str(INSTALL)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "run as root" in result.stderr
+    assert "apt-get" not in result.stdout
