@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -126,6 +127,19 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def _make_workdir() -> Path:
+    """A private folder for the utterance WAVs: systemd's RuntimeDirectory (a tmpfs under /run)
+    when the service has one, else the temp folder (private to the service: PrivateTmp=yes)."""
+    runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0] or None
+    try:
+        return Path(tempfile.mkdtemp(prefix="sign2sound-speech-", dir=runtime))
+    except OSError as exc:
+        raise SpeechError(
+            f"cannot create a folder for speech WAVs in {runtime or tempfile.gettempdir()}: "
+            f"{exc.strerror}"
+        ) from exc
+
+
 class Player(Protocol):
     """Plays one WAV file; raises (PlaybackError or any OSError) when it could not."""
 
@@ -230,9 +244,7 @@ class Speaker:
         self.config = config
         self.player: Player = player if player is not None else AplayPlayer(config.alsa_device)
         self._own_workdir = workdir is None
-        self.workdir = (
-            Path(tempfile.mkdtemp(prefix="sign2sound-speech-")) if workdir is None else workdir
-        )
+        self.workdir = _make_workdir() if workdir is None else workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._queue: deque[Utterance] = deque()
         self._cond = threading.Condition()

@@ -256,3 +256,17 @@ def test_wav_sink_resamples_other_rates_and_names_an_unwritable_path(tmp_path: P
     blocker.write_text("")
     with pytest.raises(SpeechError, match="cannot write the speech WAV"):
         WavFileSink(blocker / "out.wav")
+
+
+def test_utterance_wavs_go_to_systemds_runtime_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
+    speaker = Speaker(config(enabled=False))
+    assert speaker.workdir.parent == tmp_path
+    speaker.close()
+    assert not speaker.workdir.exists()
+
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path / "gone"))
+    with pytest.raises(SpeechError, match="cannot create a folder for speech WAVs"):
+        Speaker(config())
