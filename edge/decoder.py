@@ -80,12 +80,20 @@ class Decoder:
         return "".join(self._word)
 
     @property
+    def candidate(self) -> str | None:
+        """The letter being held but not yet accepted (for status lines), else None."""
+        return self._candidate if self._candidate != self._blocked else None
+
+    @property
     def last_word(self) -> str:
         """The last completed word ('' before the first one), for "repeat last word"."""
         return self._last_word
 
     def update(self, t: float, probs: np.ndarray | None) -> list[DecoderEvent]:
         """Feed one frame: `probs` over the labels, or None when no hand was found."""
+        if not math.isfinite(t):
+            log.warning("decoder ignored a frame with an unusable time %r", t)
+            return []
         if t < self._last_t:
             log.warning(
                 "decoder time went backwards (%.3f s after %.3f s): restarting letter timing, "

@@ -199,6 +199,18 @@ def test_broken_model_output_reads_as_no_letter_and_a_label_mismatch_is_named() 
         decoder.update(3.0, np.zeros(5, np.float32))
 
 
+def test_a_non_finite_time_is_ignored_not_accepted() -> None:
+    decoder = Decoder(CONFIG, LABELS)
+    rng = np.random.default_rng(2)
+    assert decoder.update(0.0, probs_for(rng, "Q", 0.95)) == []
+    assert decoder.candidate == "Q"
+    assert decoder.update(float("nan"), probs_for(rng, "Q", 0.95)) == []
+    assert decoder.update(float("inf"), None) == []
+    assert decoder.current_word == ""
+    assert [e.text for e in decoder.update(0.5, probs_for(rng, "Q", 0.95))] == ["Q"]
+    assert decoder.candidate is None  # accepted: nothing pending any more
+
+
 def test_time_going_backwards_keeps_the_word() -> None:
     decoder, _ = run(stream(spell("OK"), 30.0))
     assert decoder.current_word == "OK"
