@@ -41,7 +41,7 @@ def plot_histograms(samples_ns: Mapping[str, np.ndarray], path: Path, title: str
         ax.legend(fontsize=8)
     axes[-1, 0].set_xlabel("latency (µs, log scale)")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=100)
