@@ -93,10 +93,13 @@ class FeatureRing:
 
     def push(self, obs: HandObservation) -> bool:
         """Store one frame; returns whether it was stored with a usable hand. Never raises."""
-        t = obs.t
-        if not isinstance(t, int | float) or not math.isfinite(t):
+        try:
+            t = float(obs.t)  # also numpy scalars, e.g. np.float32 from a replay
+        except (TypeError, ValueError):
+            t = math.nan
+        if not math.isfinite(t):
             self.skipped_frames += 1
-            log.warning("frame with an unusable timestamp %r skipped", t)
+            log.warning("frame with an unusable timestamp %r skipped", obs.t)
             return False
         latest = self.latest_t
         if latest is not None and t < latest:

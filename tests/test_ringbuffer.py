@@ -148,9 +148,12 @@ def test_non_finite_timestamp_is_skipped_and_counted() -> None:
     ring = FeatureRing(capacity=4)
     ring.push(observation(0, 1.0))
     assert ring.push(observation(1, float("nan"))) is False
-    assert ring.skipped_frames == 1
+    assert ring.push(observation(1, None)) is False  # type: ignore[arg-type]
+    assert ring.skipped_frames == 2
     assert len(ring) == 1
     assert ring.latest_t == 1.0
+    assert ring.push(observation(2, np.float32(1.5))) is True  # numpy scalars are fine
+    assert ring.latest_t == 1.5
 
 
 def test_time_going_backwards_empties_the_ring_instead_of_breaking_time_order() -> None:
