@@ -72,6 +72,16 @@ class Transcript:
         with self._lock:
             return self._flush_pending(loud=False)
 
+    def move_to(self, path: Path, fsync: bool = True) -> bool:
+        """Write future words to `path` (a config reload changed it); words still pending for
+        the old file go to the new one, so a reload never drops them."""
+        with self._lock:
+            self._close_file()
+            self.path = Path(path)
+            self.fsync = fsync
+            self._failing = False
+            return self._flush_pending(loud=True)
+
     def close(self) -> None:
         """Write what is pending if possible, log what is not, close the file."""
         with self._lock:

@@ -135,3 +135,15 @@ def test_pending_words_are_bounded_and_overflow_is_logged(
     blocker.unlink()
     assert transcript.retry()
     assert [w for _, w in read_lines(blocker / "t.txt")] == ["W2", "W3", "W4"]
+
+
+def test_moving_to_a_new_path_carries_the_pending_words(tmp_path: Path) -> None:
+    blocker = tmp_path / "old"
+    blocker.write_text("")
+    transcript = Transcript(blocker / "t.txt")
+    assert not transcript.append("HELD", WHEN)
+    new = tmp_path / "new" / "t.txt"
+    assert transcript.move_to(new, fsync=False)
+    assert transcript.append("NEXT", WHEN)
+    transcript.close()
+    assert [w for _, w in read_lines(new)] == ["HELD", "NEXT"]
