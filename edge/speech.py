@@ -258,7 +258,7 @@ class Speaker:
         self.queue_high_water = 0
         self.last_error: str | None = None
         self._beep: Path | None = None
-        self._letters: dict[str, Path] = {}
+        self._letters: dict[tuple[str, str, int, int], Path] = {}
         self._thread: threading.Thread | None = None
         if config.enabled:
             self._thread = threading.Thread(target=self._run, name="speech", daemon=True)
@@ -399,10 +399,14 @@ class Speaker:
                 self._beep = write_beep(self.workdir / "beep.wav")
             return self._beep
         if item.kind == "letter" and len(self._letters) < _MAX_CACHED_LETTERS:
-            cached = self._letters.get(item.text)  # tiny cached files: feedback comes at once
+            # tiny cached files, so feedback comes at once; keyed by the voice settings too, as
+            # a config reload may change them
+            cfg = self.config
+            key = (item.text, cfg.voice, cfg.rate_wpm, cfg.volume)
+            cached = self._letters.get(key)
             if cached is None:
                 path = self.workdir / f"letter-{len(self._letters)}.wav"
-                cached = self._letters[item.text] = self._synthesize(item.text, path)
+                cached = self._letters[key] = self._synthesize(item.text, path)
             return cached
         return self._synthesize(item.text, self.workdir / "utterance.wav")
 
