@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edge.bench.errors import BenchError
+from edge.bench.errors import BenchError, BenchUsageError
 from edge.errors import Sign2SoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--threads", type=_positive_int, default=1, help="LiteRT threads (1)")
     model.add_argument("--runs", type=_positive_int, default=1000, help="timed invokes (1000)")
     model.add_argument("--warmup", type=_non_negative_int, default=50, help="warm-up invokes (50)")
+    model.add_argument(
+        "--inputs",
+        default="demo",
+        metavar="demo|random|replay:CSV",
+        help="input data: real windows cut from the demo sample's landmark replay (default) or "
+        "from another replay CSV, or random valid tensors; models whose input is not one "
+        "(1, steps, 64) window always get random ones",
+    )
     model.add_argument("--seed", type=int, default=0, help="seed of the random inputs (0)")
     _add_output_arguments(model)
     model.set_defaults(_run=_run_model)
@@ -239,9 +247,22 @@ def emit(
 
 def _run_model(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from edge.bench.model_bench import model_tables, model_targets, run_model_bench
+    from edge.bench.pipeline_bench import DEMO_REPLAY
     from edge.bench.progress import Progress
 
     paths = list(args.models) if args.models else default_models()
+    if args.inputs == "random":
+        windows_csv = None
+    elif args.inputs == "demo":
+        windows_csv = DEMO_REPLAY if DEMO_REPLAY.is_file() else None
+    elif args.inputs.startswith("replay:"):
+        windows_csv = Path(args.inputs[len("replay:") :]).expanduser()
+        if not windows_csv.is_file():
+            raise BenchError(f"--inputs: landmark replay not found: {windows_csv}")
+    else:
+        raise BenchUsageError(
+            f"--inputs {args.inputs!r}: expected 'demo', 'random' or 'replay:<landmarks.csv>'"
+        )
     report = new_report("model", argv)
     started = time.perf_counter()
     part = run_model_bench(
@@ -251,6 +272,7 @@ def _run_model(args: argparse.Namespace, argv: Sequence[str]) -> int:
         warmup=args.warmup,
         progress=Progress.wanted(args.progress),
         seed=args.seed,
+        windows_csv=windows_csv,
     )
     samples = {m["name"]: m.pop("_samples_ns") for m in part["models"]}
     report.update(part)

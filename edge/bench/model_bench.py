@@ -80,6 +80,57 @@ def random_input(detail: dict[str, Any], rng: np.random.Generator) -> np.ndarray
     raise BenchError(f"input '{detail.get('name')}' has an unsupported dtype {dtype}")
 
 
+def replay_windows(
+    csv_path: Path,
+    *,
+    steps: int,
+    window_s: float = 1.0,
+    max_gap_s: float = 0.3,
+    limit: int = 64,
+) -> np.ndarray:
+    """Real classifier windows (n, steps, 64) cut from a landmark replay, exactly as the daemon
+    makes them (replay source -> FeatureRing -> time-resampled window), evenly spaced over the
+    frames with a hand. Used instead of random inputs when a model takes such windows."""
+    from edge.ringbuffer import FeatureRing
+    from edge.sources import LandmarkReplaySource, SourceError
+
+    source = LandmarkReplaySource(csv_path, realtime=False)
+    try:
+        source.open()
+    except SourceError as exc:
+        raise BenchError(str(exc)) from exc
+    ring = FeatureRing(FeatureRing.capacity_for(window_s, 60.0))
+    windows = []
+    while (frame := source.read()) is not None:
+        obs = frame.observation
+        if obs is not None and ring.push(obs):
+            windows.append(ring.window(obs.t, window_s, steps, max_gap_s, "auto").copy())
+    source.close()
+    if not windows:
+        raise BenchError(f"{csv_path}: no frame with a hand to cut windows from")
+    pick = np.linspace(0, len(windows) - 1, num=min(limit, len(windows))).round().astype(int)
+    return np.stack([windows[i] for i in pick])
+
+
+def _fit_window(detail: dict[str, Any], window: np.ndarray) -> np.ndarray | None:
+    """A real window as this input tensor (shape and dtype, quantised), or None if it does not
+    fit (a model with another input layout gets random inputs instead)."""
+    shape = [int(d) if d > 0 else 1 for d in detail.get("shape_signature", detail["shape"])]
+    if int(np.prod(shape)) != window.size:
+        return None
+    dtype = np.dtype(detail["dtype"])
+    values = window.reshape(shape)
+    if dtype.kind == "f":
+        return values.astype(dtype)
+    if dtype.kind in "iu":
+        scale, zero_point = detail.get("quantization", (0.0, 0))
+        if not scale:
+            return None
+        info = np.iinfo(dtype)
+        return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
+    return None
+
+
 def _tensor_desc(detail: dict[str, Any]) -> dict[str, Any]:
     scale, zero_point = detail.get("quantization", (0.0, 0))
     return {
@@ -114,7 +165,24 @@ class _Loaded:
         return time.perf_counter_ns() - t0
 
 
-def _load(path: Path, threads: int, rng: np.random.Generator, proc: psutil.Process) -> _Loaded:
+def _first_input_steps(path: Path, channels: int) -> int:
+    """The number of time steps the first model's window has (30 for the shipped one)."""
+    interpreter_cls, _ = _interpreter_class()
+    try:
+        detail = interpreter_cls(model_path=str(path)).get_input_details()[0]
+    except (ValueError, RuntimeError, IndexError) as exc:
+        raise BenchError(f"{path}: not a model LiteRT can load ({exc})") from exc
+    shape = [int(d) for d in detail["shape"]]
+    return shape[-2] if len(shape) >= 2 and shape[-1] == channels else 30
+
+
+def _load(
+    path: Path,
+    threads: int,
+    rng: np.random.Generator,
+    proc: psutil.Process,
+    windows: np.ndarray | None,
+) -> _Loaded:
     interpreter_cls, runtime = _interpreter_class()
     rss_before = _rss_mb(proc)
     t0 = time.perf_counter_ns()
@@ -132,7 +200,15 @@ def _load(path: Path, threads: int, rng: np.random.Generator, proc: psutil.Proce
         ops = [str(op["op_name"]) for op in interpreter._get_ops_details()]
     except Exception:  # private API: optional detail only
         ops = []
-    pool = [[random_input(d, rng) for d in inputs] for _ in range(INPUT_POOL)]
+    pool = None
+    input_kind = "random"
+    if windows is not None and len(inputs) == 1:
+        fitted = [_fit_window(inputs[0], w) for w in windows]
+        if all(f is not None for f in fitted):
+            pool = [[f] for f in fitted]
+            input_kind = "real windows"
+    if pool is None:
+        pool = [[random_input(d, rng) for d in inputs] for _ in range(INPUT_POOL)]
     result: dict[str, Any] = {
         "path": str(path),
         "name": path.name,
@@ -144,6 +220,8 @@ def _load(path: Path, threads: int, rng: np.random.Generator, proc: psutil.Proce
         "inputs": [_tensor_desc(d) for d in inputs],
         "outputs": [_tensor_desc(d) for d in outputs],
         "ops": sorted(set(ops)),
+        "input_data": input_kind,
+        "input_pool": len(pool),
     }
     return _Loaded(path, interpreter, [int(d["index"]) for d in inputs], pool, result)
 
@@ -156,13 +234,23 @@ def run_model_bench(
     warmup: int = 50,
     progress: bool = False,
     seed: int = 0,
+    windows_csv: Path | None = None,
 ) -> dict[str, Any]:
-    """Benchmark each model; returns the 'models' part of the report (first model = baseline)."""
+    """Benchmark each model; returns the 'models' part of the report (first model = baseline).
+
+    With `windows_csv` (a landmark replay CSV), models taking one (1, steps, 64) window get real
+    windows cut from it; the others, and every model without it, get random valid inputs.
+    """
     for path in paths:
         check_model_file(path)
     rng = np.random.default_rng(seed)
     proc = psutil.Process()
-    loaded = [_load(path, threads, rng, proc) for path in paths]
+    windows = None
+    if windows_csv is not None:
+        from edge.features import WINDOW_CHANNELS
+
+        windows = replay_windows(windows_csv, steps=_first_input_steps(paths[0], WINDOW_CHANNELS))
+    loaded = [_load(path, threads, rng, proc, windows) for path in paths]
 
     bar = Progress((warmup + runs) * len(loaded), "model", enabled=progress)
     done = 0
@@ -209,7 +297,9 @@ def run_model_bench(
             "threads": threads,
             "runs": runs,
             "warmup": warmup,
-            "inputs": f"random normal, pool of {INPUT_POOL}, quantised per input tensor",
+            "inputs": (f"real windows cut from {windows_csv}" if windows_csv else "random")
+            + f"; random ones (normal, pool of {INPUT_POOL}) for models that do not take them; "
+            "quantised with each input's own scale and zero point",
             "timed_section": "interpreter.invoke() only (inputs set before the clock starts)",
             "interleaved_rounds_of": ROUND_SIZE,
             "seed": seed,
@@ -265,6 +355,7 @@ def model_tables(report: dict[str, Any]) -> list[Any]:
                 fmt(s.get("max_us"), 1),
                 fmt(m.get("invokes_per_s"), 0),
                 "-" if ratio is None else f"{ratio:.2f}x",
+                "real" if m.get("input_data") == "real windows" else "random",
             ]
         )
     st = report["settings"]
@@ -274,6 +365,7 @@ def model_tables(report: dict[str, Any]) -> list[Any]:
         f"{st['interleaved_rounds_of']}; timed: {st['timed_section']}.",
         "median ÷ first: this model's median latency over the first model's "
         "(12.00x = the first model is 12 times faster).",
+        f"inputs: {st['inputs']}.",
     ]
     headers = [
         "model",
@@ -288,5 +380,6 @@ def model_tables(report: dict[str, Any]) -> list[Any]:
         "max µs",
         "invokes/s",
         "median ÷ first",
+        "inputs",
     ]
     return [Table("Per-invoke latency (steady state)", headers, rows, notes)]
