@@ -16,13 +16,13 @@ from edge.sources import Frame, FrameSource, SourceError
 
 class FlakyCamera:
     live = True
-    paced = True
 
     def __init__(
         self, inner: FrameSource, *, fail_after: int, failed_opens: int, fail_times: int = 1
     ) -> None:
         self.inner = inner
         self.name = f"flaky camera ({inner.name})"
+        self.paced = inner.paced  # a replay read as fast as possible still loses no frame
         self.fail_after = fail_after
         self.failed_opens = failed_opens
         self.fail_times = fail_times

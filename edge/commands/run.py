@@ -1,17 +1,38 @@
-"""Placeholder for this subcommand (being built)."""
+"""`sign2sound run`: the recognition daemon, camera to spoken words, until stopped."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 
-from edge.errors import Sign2SoundError
+from edge import service
+from edge.cli import add_common_arguments
 
 HELP = "run the recognition daemon: camera to spoken words, until stopped"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options yet."""
+    add_common_arguments(parser)
+    service.add_arguments(parser)
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="stop after S seconds (tests, trials); a video file or replay also stops at its end",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
-    raise Sign2SoundError("this command is not built yet")
+    from edge.config import load_config
+    from edge.daemon import Daemon
+
+    config = load_config(args.config, args.overrides)
+    if args.log_level is None:
+        logging.getLogger().setLevel(config.service.log_level)
+    service.refuse_root(config.service.allow_root or args.allow_root)
+    daemon = Daemon(
+        config, config_path=args.config, overrides=args.overrides, max_seconds=args.max_seconds
+    )
+    daemon.run()
+    return 0

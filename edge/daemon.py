@@ -1,0 +1,354 @@
+"""The device's main job: camera → hand → letters → words → speech and transcript, until stopped.
+
+Three threads, bounded everywhere (see ../shared/DESIGN.md): the capture thread fills a small
+drop-oldest slot; this processing loop (the main thread) runs the pipeline frame by frame; the
+speech worker speaks from a bounded queue. GPIO button callbacks only put commands on a queue the
+loop drains between frames, and signals only set flags (edge.service), so every piece of real
+work (decoder, transcript, speech) happens here, in order, on one thread.
+
+Promises the loop keeps:
+- every completed word goes to the transcript (fsync'd) BEFORE it is queued for speech, so a
+  word is kept even when audio fails; a word in progress when the stream ends or the service is
+  stopped is completed, not dropped;
+- a camera that fails is reopened with backoff by the capture thread while the decoder keeps the
+  word being spelled; the outage is logged once and shown in STATUS=;
+- READY=1 goes to systemd after the first frame went through the whole pipeline; WATCHDOG=1 is
+  sent from this loop (so a hung loop is restarted), STATUS= shows the word and the frame rate;
+- SIGTERM/SIGINT stop the loop between frames; SIGHUP re-reads the config file and applies the
+  settings that can change live (decoder, speech, transcript path).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from edge.config import Config, ConfigError, load_config
+from edge.decoder import DecoderEvent
+from edge.errors import Sign2SoundError
+from edge.pipeline import Classifier, Pipeline, load_classifier
+from edge.sdnotify import SystemdNotifier
+from edge.service import ServiceSignals
+from edge.sources import (
+    CaptureThread,
+    EndOfStream,
+    FrameSource,
+    LandmarkReplaySource,
+    source_from_config,
+)
+from edge.speech import AplayPlayer, Player, Speaker
+from edge.transcript import Transcript
+
+log = logging.getLogger("sign2sound.daemon")
+
+CLEAR = "clear"  # button press: discard the word being spelled
+REPEAT = "repeat"  # button hold: speak the last completed word again
+COMMANDS = (CLEAR, REPEAT)
+
+_FRAME_WAIT_S = 0.25  # longest the loop waits for a frame before it looks at commands/watchdog
+_TRANSCRIPT_RETRY_S = 30.0
+
+
+@dataclass
+class RunSummary:
+    """What a run did: for the CLI's last log line, the demo's output and the tests."""
+
+    words: list[str] = field(default_factory=list)
+    letters: list[str] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)
+    repeated: list[str] = field(default_factory=list)
+    frames: int = 0
+    hands: int = 0
+    dropped_frames: int = 0
+    camera_outages: int = 0
+    stop_reason: str = ""
+    ready: bool = False
+
+
+class Daemon:
+    """One run of the recognition loop. Build it, call `run()`; `request_stop()` from anywhere.
+
+    Every collaborator can be passed in (tests, the demo); by default each is built from the
+    config: the source, the HandTracker (not for a landmark replay), the LetterClassifier (its
+    sha256 checked, so a wrong model refuses to start), the Speaker with aplay, the transcript,
+    the button (when gpio.pin is set) and the systemd notifier.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: str | Path | None = None,
+        overrides: Sequence[str] = (),
+        source: FrameSource | None = None,
+        classifier: Classifier | None = None,
+        tracker: Any = None,
+        player: Player | None = None,
+        notifier: SystemdNotifier | None = None,
+        signals: ServiceSignals | None = None,
+        pin_factory: Any = None,
+        max_seconds: float | None = None,
+        on_event: Callable[[DecoderEvent], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.overrides = list(overrides)
+        self.max_seconds = max_seconds
+        self.on_event = on_event
+        self.commands: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.signals = signals or ServiceSignals()
+        self.notifier = notifier or SystemdNotifier.from_environment()
+        self.summary = RunSummary()
+
+        # Fail fast, before any device is touched: the model (checksum), then the source spec.
+        self.classifier = classifier or load_classifier(config)
+        self.source = source or source_from_config(config)
+        self._owns_tracker = False
+        if tracker is None and not isinstance(self.source, LandmarkReplaySource):
+            from edge.landmarks import HandTracker
+
+            tracker = HandTracker.from_config(config)
+            self._owns_tracker = True
+        self.tracker = tracker
+        self.pipeline = Pipeline(config, self.classifier, tracker=tracker)
+        self.transcript = Transcript(config.transcript_path(), fsync=config.transcript.fsync)
+        self.speaker = Speaker(config.speech, player)
+        self.button = self._make_button(pin_factory)
+        self.capture = CaptureThread(
+            self.source,
+            slot_size=config.camera.frame_slot_size,
+            retry_initial_s=config.camera.retry_initial_s,
+            retry_max_s=config.camera.retry_max_s,
+        )
+        self._frames_at_status = 0
+        self._status_t = 0.0
+        self._last_transcript_retry = 0.0
+
+    # -- public --------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Stop after the current frame (thread-safe; same path as SIGTERM)."""
+        self.signals.request_stop()
+
+    def command(self, name: str) -> None:
+        """Queue a button command (thread-safe): CLEAR or REPEAT."""
+        if name not in COMMANDS:
+            raise ValueError(f"unknown command {name!r}; expected one of {COMMANDS}")
+        self.commands.put(name)  # drained within _FRAME_WAIT_S, between frames
+
+    def run(self) -> RunSummary:
+        """Run until the source ends, a stop is requested or max_seconds pass. Raises the
+        SourceError of a video file or replay that could not be read."""
+        cfg = self.config
+        log.info(
+            "starting: source %s, classifier %s (%d labels), transcript %s, speech %s",
+            self.source.name,
+            cfg.classifier.model,
+            len(self.classifier.labels),
+            self.transcript.path,
+            f"on ALSA '{cfg.speech.alsa_device}'" if cfg.speech.enabled else "off",
+        )
+        started = time.monotonic()
+        self._status_t = started
+        self.notifier.status(f"starting: waiting for the first frame from {self.source.name}")
+        try:
+            with self.signals:
+                self.capture.start()
+                self._loop(started)
+        finally:
+            self._shutdown()
+        if self.capture.error is not None:
+            raise self.capture.error
+        return self.summary
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _loop(self, started: float) -> None:
+        signals = self.signals
+        while not signals.stop_requested:
+            self._drain_commands()
+            if signals.take_reload():
+                self._reload()
+            now = time.monotonic()
+            if self.max_seconds is not None and now - started >= self.max_seconds:
+                log.info("stopping after --max-seconds %.1f", self.max_seconds)
+                self.summary.stop_reason = "max-seconds"
+                return
+            try:
+                frame = self.capture.get(timeout=_FRAME_WAIT_S)
+            except EndOfStream:
+                if self.capture.error is None:
+                    log.info("end of %s", self.source.name)
+                    self.summary.stop_reason = "end of source"
+                else:
+                    self.summary.stop_reason = "source failed"
+                return
+            if frame is not None:
+                self._handle_events(self.pipeline.process_frame(frame))
+                if not self.summary.ready:
+                    self.summary.ready = True
+                    self.notifier.ready(status="listening")
+                    log.info("first frame processed: ready")
+            self.notifier.watchdog_if_due(now)
+            if now - self._status_t >= self.config.service.status_interval_s:
+                self._send_status(now)
+            if self.transcript.pending and now - self._last_transcript_retry >= _TRANSCRIPT_RETRY_S:
+                self._last_transcript_retry = now
+                self.transcript.retry()
+        self.summary.stop_reason = signals.stop_reason or "stop requested"
+        log.info("stopping (%s)", self.summary.stop_reason)
+
+    def _handle_events(self, events: list[DecoderEvent]) -> None:
+        for event in events:
+            if event.kind == "letter":
+                self.summary.letters.append(event.text)
+                log.info(
+                    "letter %s (word so far: %s)", event.text, self.pipeline.decoder.current_word
+                )
+                self.speaker.letter_feedback(event.text)
+            elif event.kind == "word":
+                self.summary.words.append(event.text)
+                log.info("word: %s", event.text)
+                # the transcript first: the word is kept even if speech fails or is dropped
+                self.transcript.append(event.text, datetime.now().astimezone())
+                self.speaker.say(event.text)
+            elif event.kind == "cleared":
+                self.summary.cleared.append(event.text)
+                log.info("word cleared: %s", event.text)
+            if self.on_event is not None:
+                self.on_event(event)
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            if command == CLEAR:
+                events = self.pipeline.clear(self.pipeline.last_t or 0.0)
+                if not events:
+                    log.info("button: clear (no word in progress)")
+                self._handle_events(events)
+            elif command == REPEAT:
+                word = self.pipeline.decoder.last_word
+                if word:
+                    log.info("button: repeating %s", word)
+                    self.summary.repeated.append(word)
+                    self.speaker.say(word)
+                else:
+                    log.info("button: repeat, but no word has been completed yet")
+
+    def _send_status(self, now: float) -> None:
+        elapsed = max(now - self._status_t, 1e-6)
+        fps = (self.pipeline.counters.frames - self._frames_at_status) / elapsed
+        self._frames_at_status = self.pipeline.counters.frames
+        self._status_t = now
+        self.notifier.status(self.status_text(fps))
+
+    def status_text(self, fps: float) -> str:
+        """The STATUS= line: what `systemctl status` shows on a headless box."""
+        stats = self.capture.stats
+        decoder = self.pipeline.decoder
+        parts = []
+        if not stats.connected and stats.outages:
+            parts.append(f"camera lost, retrying: {stats.last_error}")
+        parts.append(f"word: {decoder.current_word or '-'}")
+        parts.append(f"last: {decoder.last_word or '-'}")
+        parts.append(f"{fps:.1f} fps")
+        if stats.dropped:
+            parts.append(f"{stats.dropped} frames dropped")
+        if not self.speaker.audio_ok:
+            parts.append("audio failing")
+        if self.transcript.pending:
+            parts.append(f"transcript failing ({self.transcript.pending} words held)")
+        return "; ".join(parts)
+
+    # -- reload --------------------------------------------------------------------------------
+    def _reload(self) -> None:
+        """SIGHUP: re-read the config; apply what can change live, name what needs a restart."""
+        self.notifier.reloading()
+        try:
+            new = load_config(self.config_path, self.overrides)
+        except ConfigError as exc:
+            log.error("reload: %s; keeping the running configuration", exc)
+            self.notifier.ready(status="reload failed: " + str(exc))
+            return
+        old = self.config
+        self.pipeline.decoder.config = new.decoder
+        self.speaker.config = new.speech
+        if isinstance(self.speaker.player, AplayPlayer):
+            self.speaker.player.device = new.speech.alsa_device
+        if new.transcript_path() != self.transcript.path or new.transcript != old.transcript:
+            self.transcript.close()
+            self.transcript = Transcript(new.transcript_path(), fsync=new.transcript.fsync)
+        live = {"decoder", "speech", "transcript", "service"}
+        needs_restart = [
+            section.name
+            for section in dataclasses.fields(Config)
+            if section.name not in live and getattr(old, section.name) != getattr(new, section.name)
+        ]
+        self.config = new
+        if needs_restart:
+            log.warning(
+                "reload: changes to %s take effect after a restart (systemctl restart sign2sound)",
+                ", ".join(needs_restart),
+            )
+        log.info("reload: configuration re-read")
+        self.notifier.ready(status="configuration reloaded")
+
+    # -- setup / teardown ----------------------------------------------------------------------
+    def _make_button(self, pin_factory: Any) -> Any:
+        if self.config.gpio.pin is None:
+            return None
+        from edge.button import ButtonController
+
+        return ButtonController(
+            self.config.gpio,
+            on_press=lambda: self.command(CLEAR),
+            on_hold=lambda: self.command(REPEAT),
+            pin_factory=pin_factory,
+        )
+
+    def _shutdown(self) -> None:
+        """Complete the word in progress, then stop every thread; nothing spelled is lost."""
+        self.notifier.stopping()
+        try:
+            self._handle_events(self.pipeline.finish())
+        except Exception:  # noqa: BLE001 - shutting down must go on
+            log.exception("completing the last word failed")
+        self.capture.stop()
+        stats = self.capture.stats
+        counters = self.pipeline.counters
+        self.summary.frames = counters.frames
+        self.summary.hands = counters.hands
+        self.summary.dropped_frames = stats.dropped
+        self.summary.camera_outages = stats.outages
+        if self.button is not None:
+            self.button.close()
+        if not self.speaker.close(drain=True, timeout=15.0):
+            log.warning("speech did not finish within 15 s; the rest was not spoken")
+        self.transcript.close()
+        if self._owns_tracker and self.tracker is not None:
+            self.tracker.close()
+        log.info(
+            "stopped: %d frames (%d with a hand, %d dropped), %d word(s): %s",
+            counters.frames,
+            counters.hands,
+            stats.dropped,
+            len(self.summary.words),
+            " ".join(self.summary.words) or "-",
+        )
+
+
+def run_daemon(config: Config, **kwargs: Any) -> RunSummary:
+    """Build and run a Daemon; Sign2SoundError subclasses propagate for the CLI to print."""
+    daemon = Daemon(config, **kwargs)
+    return daemon.run()
+
+
+__all__ = ["CLEAR", "REPEAT", "Daemon", "RunSummary", "Sign2SoundError", "run_daemon"]
