@@ -247,3 +247,144 @@ def test_scenarios_list_and_unknown_name(capsys: pytest.CaptureFixture[str]) -> 
     assert {"model-compare", "pipeline-demo", "soak-10min"} <= set(names)
     rc, _, err = run_cli(["scenario", "no-such-scenario"], capsys)
     assert rc == 1 and "no-such-scenario" in err and "model-compare" in err
+
+
+def test_model_inputs_random_and_missing_replay(
+    tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["model", "--model", str(tiny_models["int8"]), "--runs", "5", "--warmup", "1"]
+    rc, out, _ = run_cli([*base, "--inputs", "random", "--json", "-"], capsys)
+    assert rc == 0 and json.loads(out)["models"][0]["input_data"] == "random"
+    rc, out, _ = run_cli([*base, "--json", "-"], capsys)  # default: real demo windows
+    assert rc == 0 and json.loads(out)["models"][0]["input_data"] == "real windows"
+    rc, _, err = run_cli([*base, "--inputs", f"replay:{tmp_path / 'none.csv'}"], capsys)
+    assert rc == 1 and "none.csv" in err
+
+
+# --- edge-bench pipeline ------------------------------------------------------------------------
+
+DEMO_REPLAY = Path(__file__).resolve().parents[1] / "models" / "demo" / "hello_landmarks.csv"
+STAGE_KEYS = (
+    "capture_wait",
+    "landmarks",
+    "ring",
+    "window",
+    "classifier",
+    "decoder",
+    "overhead",
+    "overhead_classified",
+    "end_to_end",
+)
+
+
+@pytest.fixture()
+def pipeline_args(tiny_models: dict[str, Path], tmp_path: Path) -> list[str]:
+    """The tiny float model as the classifier, with 26 labels A..Z next to it."""
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"{chr(ord('A') + i)}\n" for i in range(26)))
+    return ["--model", str(tiny_models["float"]), "--set", f"classifier.labels={labels}"]
+
+
+def test_pipeline_replay_json_schema(
+    pipeline_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / "pipeline.json"
+    argv = ["pipeline", "--source", f"replay:{DEMO_REPLAY}", *pipeline_args, "--json", str(dest)]
+    rc, out, _ = run_cli(argv, capsys)
+    assert rc == 0
+    report = json.loads(dest.read_text())
+    assert_common_head(report, "pipeline")
+    stages = report["stages"]
+    assert set(stages) == set(STAGE_KEYS)
+    assert stages["landmarks"] is None  # a replay enters after the landmark stage
+    for name in ("ring", "window", "classifier", "decoder", "overhead", "end_to_end"):
+        assert_stats(stages[name])
+    frames = report["frames"]
+    # one pass over the replay: frame 0 .. the last recorded frame, warm-up excluded
+    assert frames["passes"] == 1
+    assert frames["processed"] == frames["measured"] + report["settings"]["warmup_frames"]
+    assert stages["end_to_end"]["count"] == frames["measured"]
+    assert stages["classifier"]["count"] == frames["with_hand"] > 0
+    assert frames["dropped"] == 0  # an unpaced file is never dropped
+    assert frames["sustained_fps"] > 0
+    memory, cpu = report["memory"], report["cpu"]
+    assert 0 < memory["steady_rss_mb"] <= memory["peak_rss_mb"]
+    assert len(memory["samples"]) >= 2 and memory["samples_columns"][0] == "t_s"
+    assert cpu["share_of_one_core_pct"] > 0 and cpu["cores"] >= 1
+    assert report["letters"]["expected"] == "HELLO"
+    assert report["settings"]["truth"] == str(DEMO_REPLAY)
+    overhead = next(t for t in report["targets"] if "overhead" in t["name"])
+    assert overhead["unit"] == "µs" and isinstance(overhead["passed"], bool)
+    assert "features + ring push" in out and "sustained fps" in out
+
+
+def test_pipeline_demo_video_runs_mediapipe(
+    pipeline_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default source: the bundled HELLO clip through real MediaPipe, one pass."""
+    import cv2
+
+    png = tmp_path / "pipeline.png"
+    rc, out, _ = run_cli(
+        [
+            "pipeline",
+            *pipeline_args,
+            "--json",
+            "-",
+            "--markdown",
+            str(tmp_path / "p.md"),
+            "--plot",
+            str(png),
+        ],
+        capsys,
+    )
+    assert rc == 0
+    report = json.loads(out)
+    cap = cv2.VideoCapture(report["settings"]["source"])
+    n_frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    assert report["settings"]["source_kind"] == "video file"
+    assert report["frames"]["processed"] == n_frames
+    assert_stats(report["stages"]["landmarks"], count=report["frames"]["measured"])
+    assert report["frames"]["with_hand"] > 0  # MediaPipe finds the signer's hand
+    lm, e2e = report["stages"]["landmarks"], report["stages"]["end_to_end"]
+    assert lm["median_us"] <= e2e["max_us"]
+    markdown = (tmp_path / "p.md").read_text()
+    assert "| landmarks (MediaPipe) |" in markdown
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("/nonexistent/clip.mp4", "source not found: /nonexistent/clip.mp4"),
+        ("replay:/nonexistent/landmarks.csv", "landmark replay not found"),
+    ],
+)
+def test_pipeline_missing_source_is_one_clear_line(
+    source: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, _, err = run_cli(["pipeline", "--source", source], capsys)
+    assert rc == 1
+    assert err.strip().startswith("edge-bench pipeline: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_pipeline_undecodable_source_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bogus = tmp_path / "clip.mp4"
+    bogus.write_bytes(b"this is not a video" * 100)
+    rc, _, err = run_cli(["pipeline", "--source", str(bogus)], capsys)
+    assert rc == 1 and str(bogus) in err and "Traceback" not in err
+    replay = tmp_path / "bad.csv"
+    replay.write_text("label,x0\nA,0.5\n")
+    rc, _, err = run_cli(["pipeline", "--source", f"replay:{replay}"], capsys)
+    assert rc == 1 and "bad.csv" in err and "missing column" in err
+
+
+def test_pipeline_camera_needs_a_camera_source(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run_cli(
+        ["pipeline", "--source", "camera", "--set", f"camera.source=replay:{DEMO_REPLAY}"], capsys
+    )
+    assert rc == 2 and "camera.source" in err
