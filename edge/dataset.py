@@ -1,0 +1,245 @@
+"""Load and validate landmark CSVs in the project's format (one row = one hand in one frame).
+
+Format (see ../shared/data/README.md): `label,x0,y0,z0,…,x20,y20,z20` then optional columns
+`handedness,score,width,height,source,signer,sequence,frame,t_ms,file` (any order; other columns
+are ignored). Anyone can record their own CSV in this format and run `sign2sound eval` on it, so
+every problem is reported as a DataError naming the file and the line, never as a NaN deep inside
+training.
+"""
+
+from __future__ import annotations
+
+import csv
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import Sign2SoundError
+from edge.features import FEATURE_DIM, NUM_LANDMARKS, FeatureError, normalize_landmarks
+
+COORD_COLUMNS: tuple[str, ...] = tuple(
+    f"{axis}{i}" for i in range(NUM_LANDMARKS) for axis in ("x", "y", "z")
+)
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "handedness",
+    "score",
+    "width",
+    "height",
+    "source",
+    "signer",
+    "sequence",
+    "frame",
+    "t_ms",
+    "file",
+)
+LETTERS: tuple[str, ...] = tuple(string.ascii_uppercase)
+BACKGROUND = "_"  # transition / no letter: the decoder treats it like "no hand"
+DEFAULT_LABELS: tuple[str, ...] = (*LETTERS, BACKGROUND)
+
+
+class DataError(Sign2SoundError):
+    """A landmark CSV that cannot be used, with the file and line at fault."""
+
+
+@dataclass(frozen=True)
+class LandmarkTable:
+    """The rows of one or more landmark CSVs as column arrays.
+
+    `coords` are the raw MediaPipe values (n, 63); `features()` normalises them with the ONE
+    normalisation (edge.features). Missing optional values: '' for strings, NaN for numbers,
+    -1 for `frame`. `line` is the 1-based line in `path_of` so later errors can name it.
+    """
+
+    labels: np.ndarray  # (n,) str
+    coords: np.ndarray  # (n, 63) float32
+    handedness: np.ndarray  # (n,) str: 'Left', 'Right' or ''
+    width: np.ndarray  # (n,) float64, NaN when unknown
+    height: np.ndarray  # (n,) float64, NaN when unknown
+    source: np.ndarray  # (n,) str
+    signer: np.ndarray  # (n,) str
+    sequence: np.ndarray  # (n,) str, '' for single frames
+    frame: np.ndarray  # (n,) int64, -1 when unknown
+    t_ms: np.ndarray  # (n,) float64, NaN when unknown
+    path: np.ndarray  # (n,) str: the CSV each row came from
+    line: np.ndarray  # (n,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def aspect(self) -> np.ndarray:
+        """Frame width / height per row; 1.0 where the source did not record the frame size."""
+        aspect = self.width / self.height
+        return np.where(np.isfinite(aspect) & (aspect > 0), aspect, 1.0).astype(np.float32)
+
+    def features(self) -> np.ndarray:
+        """Normalised, unmirrored features (n, 63) float32 via edge.features.normalize_landmarks."""
+        try:
+            return normalize_landmarks(self.coords, aspect=self.aspect(), mirror=False)
+        except FeatureError:
+            # find the row so the user can fix it
+            for i in range(len(self)):
+                try:
+                    normalize_landmarks(self.coords[i], aspect=float(self.aspect()[i]))
+                except FeatureError as exc:
+                    raise DataError(f"{self.path[i]}: line {self.line[i]}: {exc}") from exc
+            raise
+
+    def select(self, mask: np.ndarray) -> LandmarkTable:
+        """The rows where `mask` is true (boolean mask or index array)."""
+        return LandmarkTable(**{k: getattr(self, k)[mask] for k in _FIELDS})
+
+
+_FIELDS = tuple(LandmarkTable.__dataclass_fields__)
+
+
+def _number(text: str, column: str, where: str) -> float:
+    if text == "":
+        return float("nan")
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise DataError(f"{where}: column {column} is not a number: {text!r}") from exc
+    if not np.isfinite(value):
+        raise DataError(f"{where}: column {column} is not a finite number: {text!r}")
+    return value
+
+
+def load_landmark_csv(
+    path: str | Path, *, allowed_labels: Iterable[str] = DEFAULT_LABELS
+) -> LandmarkTable:
+    """Read one CSV in the project's format, checking every row.
+
+    Raises DataError naming the file and line for: a missing file, a missing label or coordinate
+    column, a row with the wrong number of fields, a coordinate that is empty, not a number, NaN
+    or infinite, and a label outside `allowed_labels`.
+    """
+    path = Path(path)
+    allowed = frozenset(allowed_labels)
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open landmark CSV: {exc.strerror or exc}") from exc
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(f"{path}: line 1: empty file, expected a header row") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: line 1: unreadable header: {exc}") from exc
+        header = [h.strip() for h in header]
+        index = {name: i for i, name in enumerate(header)}
+        missing = [c for c in ("label", *COORD_COLUMNS) if c not in index]
+        if missing:
+            shown = ", ".join(missing[:6]) + (" …" if len(missing) > 6 else "")
+            present = sum(c in index for c in COORD_COLUMNS)
+            raise DataError(
+                f"{path}: line 1: missing column(s) {shown} (need label and x0,y0,z0 … "
+                f"x20,y20,z20: {FEATURE_DIM} coordinates, found {present})"
+            )
+        coord_idx = [index[c] for c in COORD_COLUMNS]
+        opt_idx = {c: index.get(c) for c in OPTIONAL_COLUMNS}
+        ncols = len(header)
+
+        labels: list[str] = []
+        coords: list[list[str]] = []
+        lines: list[int] = []
+        opts: dict[str, list[str]] = {c: [] for c in OPTIONAL_COLUMNS}
+        try:
+            for row in reader:
+                lineno = reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                if len(row) != ncols:
+                    raise DataError(
+                        f"{path}: line {lineno}: expected {ncols} fields like the header, "
+                        f"got {len(row)} (wrong number of coordinates?)"
+                    )
+                label = row[index["label"]].strip()
+                if label not in allowed:
+                    raise DataError(
+                        f"{path}: line {lineno}: unknown label {label!r} "
+                        f"(expected one of {' '.join(sorted(allowed))})"
+                    )
+                labels.append(label)
+                coords.append([row[i] for i in coord_idx])
+                lines.append(lineno)
+                for c, i in opt_idx.items():
+                    opts[c].append(row[i].strip() if i is not None else "")
+        except csv.Error as exc:
+            raise DataError(f"{path}: line {reader.line_num}: malformed CSV: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: line {reader.line_num + 1}: not UTF-8 text: {exc}") from exc
+
+    if not labels:
+        raise DataError(f"{path}: no data rows after the header")
+    line_arr = np.asarray(lines, dtype=np.int64)
+    try:
+        xyz = np.asarray(coords, dtype=np.float32)
+    except ValueError:
+        xyz = None
+    if xyz is None or not np.isfinite(xyz).all():
+        # locate the first bad value row by row (rare path, only for broken files)
+        for r, values in enumerate(coords):
+            for col, text in zip(COORD_COLUMNS, values, strict=True):
+                where = f"{path}: line {lines[r]}"
+                if text.strip() == "":
+                    raise DataError(f"{where}: column {col} is empty")
+                _number(text, col, where)
+        raise DataError(f"{path}: a coordinate is out of float32 range")
+
+    where0 = f"{path}: line"
+
+    def numbers(column: str) -> np.ndarray:
+        values = opts[column]
+        out = np.full(len(values), np.nan)
+        for r, text in enumerate(values):
+            if text:
+                out[r] = _number(text, column, f"{where0} {lines[r]}")
+        return out
+
+    frame = numbers("frame")
+    frame = np.where(np.isfinite(frame), frame, -1).astype(np.int64)
+    source = np.asarray(opts["source"], dtype=str)
+    if not any(opts["source"]):
+        source = np.full(len(labels), path.stem)
+    return LandmarkTable(
+        labels=np.asarray(labels, dtype=str),
+        coords=xyz,
+        handedness=np.asarray(opts["handedness"], dtype=str),
+        width=numbers("width"),
+        height=numbers("height"),
+        source=source,
+        signer=np.asarray(opts["signer"], dtype=str),
+        sequence=np.asarray(opts["sequence"], dtype=str),
+        frame=frame,
+        t_ms=numbers("t_ms"),
+        path=np.full(len(labels), str(path)),
+        line=line_arr,
+    )
+
+
+def concat_tables(tables: Iterable[LandmarkTable]) -> LandmarkTable:
+    """Join tables (e.g. one per source CSV) into one."""
+    tables = list(tables)
+    if not tables:
+        raise DataError("no landmark CSVs given")
+    return LandmarkTable(**{k: np.concatenate([getattr(t, k) for t in tables]) for k in _FIELDS})
+
+
+def load_many(paths: Iterable[str | Path], **kwargs) -> LandmarkTable:
+    """Load several CSVs (or every *.csv under a folder) into one table."""
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(p.glob("*.csv"))
+            if not found:
+                raise DataError(f"{p}: no *.csv files in this folder")
+            files.extend(found)
+        else:
+            files.append(p)
+    return concat_tables(load_landmark_csv(f, **kwargs) for f in files)

@@ -1,0 +1,95 @@
+"""The shipped letter model in a real LiteRT interpreter, and the errors a broken install gets."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.classifier import LetterClassifier, ModelError
+from edge.config import MODELS_DIR
+from edge.dataset import load_landmark_csv
+from edge.modelfiles import sha256_of, verify_sha256
+from edge.training.windows import held_windows
+
+MODEL = MODELS_DIR / "letters_int8.tflite"
+LABELS = MODELS_DIR / "labels.txt"
+SUMS = MODELS_DIR / "SHA256SUMS"
+FIXTURE = Path(__file__).parent / "fixtures" / "letters_small.csv"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> LetterClassifier:
+    return LetterClassifier(MODEL, LABELS, SUMS, threads=1)
+
+
+def test_shipped_model_contract(shipped: LetterClassifier) -> None:
+    assert (shipped.steps, shipped.channels) == (30, 64)
+    assert shipped.quantized, "the shipped model must be full INT8"
+    assert shipped.labels[:26] == [chr(ord("A") + i) for i in range(26)]
+    assert MODEL.stat().st_size <= 150 * 1024
+    probs = shipped.predict(np.zeros((30, 64), np.float32))
+    assert probs.shape == (len(shipped.labels),) and probs.dtype == np.float32
+    assert abs(float(probs.sum()) - 1.0) < 0.05
+
+
+def test_shipped_model_reads_real_hands_it_never_trained_on(shipped: LetterClassifier) -> None:
+    # the fixture's sources (t32rahman, vedantborse-ai) are the shipped model's test/val split
+    table = load_landmark_csv(FIXTURE)
+    w = held_windows(table, seed=0, labels=shipped.labels)
+    pred = np.array([shipped.predict(x).argmax() for x in w.x])
+    accuracy = float((pred == w.y).mean())
+    assert accuracy >= 0.85, accuracy
+    # an empty window (no hand anywhere) is not a letter
+    empty = shipped.predict(np.zeros((30, 64), np.float32))
+    assert shipped.labels[int(empty.argmax())] == "_"
+
+
+def test_predict_reuses_its_output_buffer(shipped: LetterClassifier) -> None:
+    a = shipped.predict(np.zeros((30, 64), np.float32))
+    b = shipped.predict(np.ones((30, 64), np.float32))
+    assert a is b
+
+
+def test_wrong_window_shape_is_named(shipped: LetterClassifier) -> None:
+    with pytest.raises(ModelError, match=r"window shape \(20, 64\), expected \(30, 64\)"):
+        shipped.predict(np.zeros((20, 64), np.float32))
+
+
+def test_checksum_mismatch_names_file_and_both_hashes(tmp_path: Path) -> None:
+    model = tmp_path / "letters_int8.tflite"
+    shutil.copyfile(MODEL, model)
+    wrong = "0" * 64
+    (tmp_path / "SHA256SUMS").write_text(f"{wrong}  letters_int8.tflite\n")
+    with pytest.raises(ModelError) as err:
+        LetterClassifier(model, LABELS, tmp_path / "SHA256SUMS")
+    msg = str(err.value)
+    assert str(model) in msg and wrong in msg and sha256_of(model) in msg
+
+
+def test_shipped_checksum_list_matches(tmp_path: Path) -> None:
+    assert verify_sha256(MODEL, SUMS) == sha256_of(MODEL)
+    lines = SUMS.read_text().splitlines()
+    assert any(line.endswith("hand_landmarker.task") for line in lines)
+    assert any(line.endswith("hand_landmarker_lite.task") for line in lines)
+
+
+def test_missing_and_truncated_models_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="model file not found"):
+        LetterClassifier(tmp_path / "nope.tflite", LABELS, None)
+    truncated = tmp_path / "cut.tflite"
+    truncated.write_bytes(MODEL.read_bytes()[:5000])
+    with pytest.raises(ModelError, match=str(truncated)):
+        LetterClassifier(truncated, LABELS, None)
+    (tmp_path / "SHA256SUMS").write_text(f"{sha256_of(MODEL)}  cut.tflite\n")
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        LetterClassifier(truncated, LABELS, tmp_path / "SHA256SUMS")
+
+
+def test_label_count_must_match_outputs(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.txt"
+    labels.write_text("A\nB\nC\n")
+    with pytest.raises(ModelError, match="27 outputs but .* lists 3 labels"):
+        LetterClassifier(MODEL, labels, None)
