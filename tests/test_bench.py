@@ -388,3 +388,13 @@ def test_pipeline_camera_needs_a_camera_source(capsys: pytest.CaptureFixture[str
         ["pipeline", "--source", "camera", "--set", f"camera.source=replay:{DEMO_REPLAY}"], capsys
     )
     assert rc == 2 and "camera.source" in err
+
+
+def test_progress_bar_only_when_asked(
+    tiny_models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["model", "--model", str(tiny_models["int8"]), "--runs", "200", "--inputs", "random"]
+    rc, _, err = run_cli([*base, "--progress"], capsys)
+    assert rc == 0 and "\rmodel [" in err and "100.0%" in err
+    rc, _, err = run_cli(base, capsys)  # stderr is not a terminal under pytest: no bar
+    assert rc == 0 and "\rmodel [" not in err

@@ -176,7 +176,7 @@ def run_pipeline_bench(
     offset = 0.0
     stream_end = 0.0
     frame_dt = 1 / 30
-    bar = Progress(duration_s or 1.0, "pipeline", enabled=progress)
+    bar = Progress(duration_s, "pipeline", enabled=progress)
     started = clock()
     steady_start = None
     steady_frames = 0

@@ -17,7 +17,7 @@ BAR_WIDTH = 28
 class Progress:
     def __init__(
         self,
-        total: float,
+        total: float | None,
         label: str,
         *,
         enabled: bool,
@@ -25,7 +25,7 @@ class Progress:
         stream: TextIO | None = None,
         max_hz: float = 8.0,
     ) -> None:
-        self.total = max(total, 1e-9)
+        self.total = None if total is None else max(total, 1e-9)
         self.label = label
         self.unit = unit
         self.enabled = enabled
@@ -47,14 +47,17 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic_ns()
-        if now < self._next_draw_ns and done < self.total:
+        if now < self._next_draw_ns and (self.total is None or done < self.total):
             return
         self._next_draw_ns = now + self._min_interval_ns
-        frac = min(max(done / self.total, 0.0), 1.0)
-        filled = int(frac * BAR_WIDTH)
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
         elapsed = time.monotonic() - self._start
-        text = f"\r{self.label} [{bar}] {frac * 100:5.1f}% {elapsed:6.1f}s {note}"
+        if self.total is None:  # length unknown (one pass over a file): show that it moves
+            text = f"\r{self.label} {elapsed:6.1f}s {note}"
+        else:
+            frac = min(max(done / self.total, 0.0), 1.0)
+            filled = int(frac * BAR_WIDTH)
+            bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+            text = f"\r{self.label} [{bar}] {frac * 100:5.1f}% {elapsed:6.1f}s {note}"
         self.stream.write(text[:120].ljust(80))
         self.stream.flush()
         self._drawn = True
