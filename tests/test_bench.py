@@ -312,6 +312,10 @@ def test_pipeline_replay_json_schema(
     assert len(memory["samples"]) >= 2 and memory["samples_columns"][0] == "t_s"
     assert cpu["share_of_one_core_pct"] > 0 and cpu["cores"] >= 1
     assert report["letters"]["expected"] == "HELLO"
+    cost = report["timing_overhead"]
+    assert 0 < cost["added_per_stage_us"] < cost["added_to_overhead_us"]
+    assert cost["added_to_overhead_us"] < cost["added_to_end_to_end_us"]
+    assert cost["share_of_end_to_end_median_pct"] > 0
     assert report["settings"]["truth"] == str(DEMO_REPLAY)
     overhead = next(t for t in report["targets"] if "overhead" in t["name"])
     assert overhead["unit"] == "µs" and isinstance(overhead["passed"], bool)

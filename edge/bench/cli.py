@@ -301,7 +301,7 @@ def _run_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _run_pipeline(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from edge.bench.pipeline_bench import pipeline_tables, run_pipeline_bench
+    from edge.bench.pipeline_bench import pipeline_tables, run_pipeline_bench, timing_cost
     from edge.bench.progress import Progress
 
     report = new_report("pipeline", argv)
@@ -317,6 +317,7 @@ def _run_pipeline(args: argparse.Namespace, argv: Sequence[str]) -> int:
         progress=Progress.wanted(args.progress),
     )
     report.update(part)
+    report["timing_overhead"] = timing_cost(report)
     report["duration_s"] = time.perf_counter() - started
     emit(report, pipeline_tables(report), args, samples, "edge-bench pipeline: per-frame latency")
     return 0

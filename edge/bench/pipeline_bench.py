@@ -393,6 +393,7 @@ def pipeline_tables(report: dict[str, Any]) -> list[Any]:
 
     mem = report["memory"]
     cpu = report["cpu"]
+    cost = report["timing_overhead"]
     run_rows = [
         ["frames processed / with a hand", f"{fmt(fr['processed'])} / {fmt(fr['with_hand'])}"],
         [
@@ -400,6 +401,13 @@ def pipeline_tables(report: dict[str, Any]) -> list[Any]:
             f"{fmt(fr['dropped'])} / {fmt(fr['dropped_after_warmup'])}",
         ],
         ["sustained fps (steady)", fmt(fr["sustained_fps"], 1)],
+        [
+            "timing adds to overhead / end-to-end µs",
+            f"{fmt(cost['added_to_overhead_us'], 2)} "
+            f"({fmt(cost['share_of_overhead_median_pct'], 2)}%) / "
+            f"{fmt(cost['added_to_end_to_end_us'], 2)} "
+            f"({fmt(cost['share_of_end_to_end_median_pct'], 2)}%)",
+        ],
         ["run time s", fmt(fr["run_s"], 1)],
         ["peak RSS MB", fmt(mem["peak_rss_mb"], 1)],
         ["steady RSS MB (median)", fmt(mem["steady_rss_mb"], 1)],
@@ -452,3 +460,43 @@ def _keep_tensorflow_out() -> bool:
         return False
     sys.modules["tensorflow"] = None  # type: ignore[assignment]  # import now raises ImportError
     return True
+
+
+# Clock reads per frame inside the end-to-end section (Pipeline.process_frame: landmarks start
+# and end, five around its stages) and inside the "overhead" sum (those five); outside every
+# section: this loop's four reads and up to nine sample stores (they only lower the fps).
+READS_IN_END_TO_END = 7
+READS_IN_OVERHEAD = 5
+READS_OUTSIDE = 4
+STORES_OUTSIDE = 9
+
+
+def timing_cost(report: dict[str, Any]) -> dict[str, Any]:
+    """What timing itself adds to the figures, from the measured cost of an empty timed section.
+
+    An empty section's duration is about one clock read, which is what each stage figure gains;
+    end-to-end and the overhead sum contain several reads. A whole section in a loop (two reads
+    and one store) bounds the cost of storing a sample, which falls outside every figure.
+    """
+    overhead = report["timer"]["overhead"]
+    read_us = overhead["inside"]["median_us"]
+    store_us = max(overhead["per_section_us"] - 2 * read_us, 0.0)
+    stages = report["stages"]
+
+    def share(value: float, *names: str) -> float | None:
+        for name in names:
+            stats = stages.get(name)
+            if stats and stats["median_us"]:
+                return value / stats["median_us"] * 100
+        return None
+
+    in_e2e = READS_IN_END_TO_END * read_us
+    in_overhead = READS_IN_OVERHEAD * read_us
+    return {
+        "added_per_stage_us": read_us,
+        "added_to_end_to_end_us": in_e2e,
+        "added_to_overhead_us": in_overhead,
+        "outside_figures_us_per_frame": READS_OUTSIDE * read_us + STORES_OUTSIDE * store_us,
+        "share_of_end_to_end_median_pct": share(in_e2e, "end_to_end"),
+        "share_of_overhead_median_pct": share(in_overhead, "overhead_classified", "overhead"),
+    }
