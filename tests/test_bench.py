@@ -249,6 +249,16 @@ def test_scenarios_list_and_unknown_name(capsys: pytest.CaptureFixture[str]) -> 
     assert rc == 1 and "no-such-scenario" in err and "model-compare" in err
 
 
+def test_model_defaults_to_the_shipped_models(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run_cli(["model", "--runs", "5", "--warmup", "1", "--json", "-"], capsys)
+    assert rc == 0
+    models = json.loads(out)["models"]
+    assert models[0]["name"] == "letters_int8.tflite"  # the shipped classifier is the baseline
+    assert {m["name"] for m in models} == {p.name for p in MODELS.glob("*.tflite")}
+    for model in models:
+        assert_stats(model["steady"], count=5)
+
+
 def test_model_inputs_random_and_missing_replay(
     tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -263,7 +273,9 @@ def test_model_inputs_random_and_missing_replay(
 
 # --- edge-bench pipeline ------------------------------------------------------------------------
 
-DEMO_REPLAY = Path(__file__).resolve().parents[1] / "models" / "demo" / "hello_landmarks.csv"
+MODELS = Path(__file__).resolve().parents[1] / "models"
+DEMO_REPLAY = MODELS / "demo" / "hello_landmarks.csv"
+SHIPPED_MODEL = MODELS / "letters_int8.tflite"
 STAGE_KEYS = (
     "capture_wait",
     "landmarks",
@@ -323,16 +335,16 @@ def test_pipeline_replay_json_schema(
 
 
 def test_pipeline_demo_video_runs_mediapipe(
-    pipeline_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The default source: the bundled HELLO clip through real MediaPipe, one pass."""
+    """The defaults: the bundled HELLO clip through real MediaPipe and the shipped classifier
+    (sha256-checked), one pass."""
     import cv2
 
     png = tmp_path / "pipeline.png"
     rc, out, _ = run_cli(
         [
             "pipeline",
-            *pipeline_args,
             "--json",
             "-",
             "--markdown",
@@ -348,6 +360,7 @@ def test_pipeline_demo_video_runs_mediapipe(
     n_frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
     assert report["settings"]["source_kind"] == "video file"
+    assert report["settings"]["classifier_model"] == str(SHIPPED_MODEL)
     assert report["frames"]["processed"] == n_frames
     assert_stats(report["stages"]["landmarks"], count=report["frames"]["measured"])
     assert report["frames"]["with_hand"] > 0  # MediaPipe finds the signer's hand
