@@ -415,3 +415,22 @@ def test_progress_bar_only_when_asked(
     assert rc == 0 and "\rmodel [" in err and "100.0%" in err
     rc, _, err = run_cli(base, capsys)  # stderr is not a terminal under pytest: no bar
     assert rc == 0 and "\rmodel [" not in err
+
+
+def test_letter_delays_against_the_demo_truth() -> None:
+    """Truth spans from the replay CSV labels; delay = acceptance - first frame + latency."""
+    from edge.bench.truth import load_truth, match_letters
+
+    truth = load_truth(DEMO_REPLAY)
+    assert "".join(s.letter for s in truth) == "HELLO"  # the two Ls are split by the rest frames
+    assert all(a.end_s < b.start_s for a, b in zip(truth, truth[1:], strict=False))
+    accepted = [(s.letter, s.start_s + 0.5, 0.01) for s in truth]
+    period = truth[-1].end_s + 1.0
+    accepted += [("H", period + truth[0].start_s + 0.6, 0.02)]  # second pass, cut off after H
+    result = match_letters(truth, accepted, period, until_s=period + truth[0].end_s)
+    assert result["recognised"] == "HELLOH"
+    assert (result["matched"], result["expected_count"], result["unexpected"]) == (6, 6, 0)
+    assert result["delay_s"]["min"] == pytest.approx(0.51)
+    assert result["delay_s"]["max"] == pytest.approx(0.62)
+    missing = match_letters(truth, accepted[:2], None)
+    assert missing["matched"] == 2 and missing["letters"][2]["delay_s"] is None

@@ -267,10 +267,11 @@ def run_pipeline_bench(
                 capture.stop()
                 dropped_total += capture.stats.dropped
                 captured_total += capture.stats.captured
-            if last_t is not None:
-                stream_end = last_t + frame_dt
             if time_up or duration_s is None or live:
                 break
+            if last_t is None:
+                raise BenchError(f"{capture.source.name}: the source delivered no frame")
+            stream_end = last_t + frame_dt  # length of one complete pass
             offset += stream_end
         for event in pipeline.finish():  # a word still being spelled at the end counts
             if event.kind == "word":
@@ -285,8 +286,9 @@ def run_pipeline_bench(
     resources = monitor.summary()
     steady_wall_s = (ended - steady_start) / 1e9 if steady_start else None
     summaries = samples.summaries()
-    period = stream_end if frames["passes"] > 1 else None
-    letters = match_letters(spans, accepted, period) if spans else None
+    period = stream_end if stream_end > 0 else None  # set once a pass completed and looped
+    until = pipeline.last_t
+    letters = match_letters(spans, accepted, period, until) if spans else None
     if frames["processed"] <= warmup_frames:
         raise BenchError(
             f"only {frames['processed']} frames were processed, all of them warm-up "

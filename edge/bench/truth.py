@@ -52,7 +52,10 @@ def load_truth(path: Path, max_gap_s: float = 0.25) -> list[LetterSpan]:
 
 
 def match_letters(
-    truth: list[LetterSpan], accepted: list[tuple[str, float, float]], period_s: float | None
+    truth: list[LetterSpan],
+    accepted: list[tuple[str, float, float]],
+    period_s: float | None,
+    until_s: float | None = None,
 ) -> dict[str, Any]:
     """Match accepted letters (letter, stream time, processing latency s) to the truth, in order.
 
@@ -60,18 +63,22 @@ def match_letters(
     start and before the next span of the truth ends. Delay = stream time of the accepting frame
     minus the letter's first frame, plus that frame's own processing latency: the time a signer
     waits from starting a letter to hearing it accepted. With `period_s` (a looping source) the
-    truth repeats every period.
+    truth repeats every period. Spans not over by `until_s` (the last frame processed: a run cut
+    off mid-letter) are not expected.
     """
     if not truth:
         return {"expected": "", "recognised": "", "letters": [], "delay_s": None}
     spans = list(truth)
-    if period_s and accepted:
-        loops = int(max(t for _, t, _ in accepted) // period_s) + 1
+    if period_s and (accepted or until_s):
+        last = max([t for _, t, _ in accepted] + ([until_s] if until_s else []))
+        loops = int(last // period_s) + 1
         spans = [
             LetterSpan(s.letter, s.start_s + k * period_s, s.end_s + k * period_s)
             for k in range(loops)
             for s in truth
         ]
+    if until_s is not None:
+        spans = [s for s in spans if s.end_s <= until_s]
     used = [False] * len(accepted)
     letters = []
     delays = []
