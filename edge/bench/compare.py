@@ -47,14 +47,21 @@ def headline_figures(result: dict[str, Any]) -> dict[str, float | None]:
             figures[f"{m['name']} p99 µs"] = steady.get("p99_us")
             figures[f"{m['name']} init ms"] = m.get("init_ms")
     else:
+        from edge.bench.pipeline_bench import STAGE_LABELS
+
         for name, stats in (result.get("stages") or {}).items():
-            figures[f"{name} median µs"] = (stats or {}).get("median_us")
-            figures[f"{name} p99 µs"] = (stats or {}).get("p99_us")
+            if not stats:
+                continue
+            label = STAGE_LABELS.get(name, name)
+            figures[f"{label} median µs"] = stats.get("median_us")
+            figures[f"{label} p99 µs"] = stats.get("p99_us")
         frames = result.get("frames") or {}
         figures["sustained fps"] = frames.get("sustained_fps")
         memory = result.get("memory") or {}
         figures["peak RSS MB"] = memory.get("peak_rss_mb")
-        figures["CPU share %"] = (result.get("cpu") or {}).get("share_of_one_core_pct")
+        figures["CPU % of one core"] = (result.get("cpu") or {}).get("share_of_one_core_pct")
+        delay = (result.get("letters") or {}).get("delay_s") or {}
+        figures["letter first frame -> accepted s (median)"] = delay.get("median")
     return figures
 
 
