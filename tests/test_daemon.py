@@ -1,0 +1,358 @@
+"""The daemon end to end on real inputs: the demo video through OpenCV and MediaPipe, and the
+recorded landmark replay, through the shipped INT8 classifier into real espeak-ng WAVs, the
+transcript file, a gpiozero MockFactory button and a real AF_UNIX sd_notify socket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fault_sources import FlakyCamera
+from gpiozero.pins.mock import MockFactory
+
+from edge import cli
+from edge.config import REPO_ROOT, Config, load_config
+from edge.daemon import Daemon
+from edge.sdnotify import SystemdNotifier
+from edge.sources import LandmarkReplaySource, OpenCVSource
+from edge.speech import WavFileSink, read_wav, synthesize_wav
+
+DEMO_CSV = REPO_ROOT / "models" / "demo" / "hello_landmarks.csv"
+SIGN2SOUND = Path(sys.executable).parent / "sign2sound"
+PIN = 17
+
+
+def loudness(path: Path) -> tuple[float, float]:
+    """(seconds, RMS of the non-silent part in int16 units) of a WAV."""
+    samples, rate = read_wav(path)
+    samples = samples.astype(np.float64)
+    voiced = samples[np.abs(samples) > 200]
+    rms = float(np.sqrt(np.mean(voiced**2))) if len(voiced) else 0.0
+    return len(samples) / rate, rms
+
+
+def word_seconds(text: str, tmp_path: Path) -> float:
+    """How long espeak-ng takes to say `text` with the default voice (what a WAV must exceed)."""
+    out = tmp_path / f"ref-{text}.wav"
+    speech = load_config().speech
+    synthesize_wav(text, out, speech.voice, speech.rate_wpm, speech.volume)
+    samples, rate = read_wav(out)
+    return len(samples) / rate
+
+
+def make_config(tmp_path: Path, **sections: dict) -> Config:
+    config = load_config()
+    changes = {"transcript": {"path": str(tmp_path / "transcript.txt")}, **sections}
+    for name, values in changes.items():
+        config = dataclasses.replace(
+            config, **{name: dataclasses.replace(getattr(config, name), **values)}
+        )
+    return config
+
+
+def transcript_words(config: Config) -> list[str]:
+    path = config.transcript_path()
+    if not path.exists():
+        return []
+    return [line.split("\t")[1] for line in path.read_text().splitlines()]
+
+
+def two_words_csv(tmp_path: Path, gap_frames: int = 30) -> Path:
+    """The recorded HELLO twice, the second starting `gap_frames` (2 s) after the first ends:
+    the first word can only end because the hand is gone, the second at the end of the replay."""
+    lines = DEMO_CSV.read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    columns = header.split(",")
+    i_frame, i_t = columns.index("frame"), columns.index("t_ms")
+    last = int(rows[-1].split(",")[i_frame])
+    out = [header, *rows]
+    for row in rows:
+        cells = row.split(",")
+        frame = int(cells[i_frame]) + last + gap_frames
+        cells[i_frame], cells[i_t] = str(frame), str(round(frame * 1000 / 15))
+        out.append(",".join(cells))
+    path = tmp_path / "two_words.csv"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+class NotifySocket:
+    """A real AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET, read on a thread
+    as systemd does (an unread socket fills up after a few datagrams)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.1)
+        self._received: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._received.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+
+    def messages(self) -> list[str]:
+        time.sleep(0.2)  # let the reader take what is already queued
+        return list(self._received)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+# -- the whole thing, as a user runs it -------------------------------------------------------
+def test_demo_spells_and_speaks_hello_from_the_video(tmp_path: Path) -> None:
+    """README's command: the bundled clip through OpenCV, MediaPipe, LiteRT, decoder, espeak-ng."""
+    out = tmp_path / "demo.wav"
+    result = subprocess.run(
+        [str(SIGN2SOUND), "demo", "--wav", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "H E L L O -> HELLO" in result.stdout
+    seconds, rms = loudness(out)
+    # five letter beeps and the spoken word, each followed by a pause
+    assert seconds > word_seconds("HELLO", tmp_path) + 5 * 0.3
+    assert rms > 1000  # audible speech, not near-silence
+    assert not (tmp_path / "transcript.txt").exists()  # the demo's transcript is temporary
+
+
+def test_replay_spells_two_words_ending_on_no_hand(tmp_path: Path) -> None:
+    config = make_config(tmp_path, speech={"letter_feedback": "none"})
+    sink = WavFileSink(tmp_path / "speech.wav")
+    events = []
+    source = LandmarkReplaySource(two_words_csv(tmp_path), realtime=False)
+    daemon = Daemon(config, source=source, player=sink, on_event=events.append)
+    summary = daemon.run()
+    assert summary.words == ["HELLO", "HELLO"]
+    assert summary.letters == list("HELLOHELLO")  # the repeated L, twice
+    first_word = next(e for e in events if e.kind == "word")
+    frames = [int(line.split(",")[-3]) for line in DEMO_CSV.read_text().splitlines()[1:]]
+    second_start = (frames[-1] + 30 + frames[0]) / 15  # the second word's first hand frame
+    assert first_word.t < second_start  # ended by the hand being gone, not by the stream
+    assert transcript_words(config) == ["HELLO", "HELLO"]
+    seconds, rms = loudness(sink.path)
+    assert sink.utterances == 2
+    assert seconds > 2 * word_seconds("HELLO", tmp_path)
+    assert rms > 1000
+
+
+# -- the button ---------------------------------------------------------------------------------
+def test_button_press_clears_and_hold_repeats(tmp_path: Path) -> None:
+    factory = MockFactory()
+    config = make_config(
+        tmp_path,
+        gpio={"pin": PIN, "hold_s": 0.2, "bounce_s": 0.0},
+        speech={"letter_feedback": "none"},
+    )
+    sink = WavFileSink(tmp_path / "speech.wav")
+    source = LandmarkReplaySource(two_words_csv(tmp_path), realtime=False)
+    daemon: Daemon
+
+    def wait_for_command(before: int) -> None:
+        deadline = time.monotonic() + 10
+        while daemon.commands.qsize() <= before and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    pressed = []
+
+    def on_event(event) -> None:
+        pin = factory.pin(PIN)
+        if event.kind == "letter" and daemon.pipeline.decoder.current_word == "HE" and not pressed:
+            pressed.append(event.t)
+            pin.drive_low()  # pressed (wired to ground)
+            pin.drive_high()  # released well before hold_s: a press
+            wait_for_command(0)
+        elif event.kind == "word" and event.text == "LLO":
+            pin.drive_low()
+            wait_for_command(0)  # the hold fires on gpiozero's hold thread after hold_s
+            pin.drive_high()
+
+    daemon = Daemon(config, source=source, player=sink, pin_factory=factory, on_event=on_event)
+    summary = daemon.run()
+    factory.reset()
+    assert summary.cleared == ["HE"]
+    assert summary.words == ["LLO", "HELLO"]
+    assert summary.repeated == ["LLO"]
+    assert transcript_words(config) == ["LLO", "HELLO"]  # a cleared word is not a word
+    assert sink.utterances == 3  # LLO, LLO again on the hold, HELLO
+
+
+# -- faults ---------------------------------------------------------------------------------------
+def test_a_camera_that_yields_nothing_keeps_retrying_and_says_so(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path,
+        camera={"retry_initial_s": 0.05, "retry_max_s": 0.2},
+        service={"status_interval_s": 0.1},
+    )
+    notify = NotifySocket(tmp_path / "notify.sock")
+    notifier = SystemdNotifier(str(notify.path))
+    daemon = Daemon(
+        config, source=OpenCVSource(97), tracker=object(), notifier=notifier, max_seconds=1.5
+    )
+    summary = daemon.run()
+    messages = notify.messages()
+    notify.close()
+    assert not summary.ready and summary.frames == 0
+    assert summary.camera_outages == 1
+    assert not any("READY=1" in m for m in messages)
+    assert any(
+        "camera lost, retrying: camera device 97: cannot open the device" in m for m in messages
+    )
+    assert messages[-1] == "STOPPING=1"
+    assert daemon.capture.stats.reopen_attempts >= 3
+
+
+def test_a_camera_lost_mid_word_comes_back_and_the_word_is_kept(tmp_path: Path) -> None:
+    config = make_config(tmp_path, camera={"retry_initial_s": 0.05, "retry_max_s": 0.2})
+    camera = FlakyCamera(
+        LandmarkReplaySource(DEMO_CSV, realtime=False), fail_after=70, failed_opens=2
+    )
+    notify = NotifySocket(tmp_path / "notify.sock")
+    daemon = Daemon(
+        config,
+        source=camera,
+        player=WavFileSink(tmp_path / "speech.wav"),
+        notifier=SystemdNotifier(str(notify.path)),
+    )
+    letters_before_outage = []
+    original_open = camera.open
+
+    def open_and_note() -> None:
+        if camera.opens == 1:
+            letters_before_outage.append(daemon.pipeline.decoder.current_word)
+        original_open()
+
+    camera.open = open_and_note
+    summary = daemon.run()
+    notify.close()
+    assert camera.open_failures == 2 and summary.camera_outages == 1
+    assert letters_before_outage and letters_before_outage[0]  # a word was in progress
+    assert summary.words == ["HELLO"]
+    assert transcript_words(config) == ["HELLO"]
+
+
+def test_a_model_whose_checksum_does_not_match_refuses_to_start(tmp_path: Path, capsys) -> None:
+    model = tmp_path / "letters_int8.tflite"
+    shutil.copy(REPO_ROOT / "models" / "letters_int8.tflite", model)
+    sums = tmp_path / "SHA256SUMS"
+    sums.write_text(f"{'0' * 64}  letters_int8.tflite\n")
+    code = cli.main(
+        [
+            "run",
+            "--allow-root",
+            "--set",
+            f"classifier.model={model}",
+            "--set",
+            f"classifier.checksums={sums}",
+            "--set",
+            f"transcript.path={tmp_path / 'transcript.txt'}",
+            "--set",
+            f"camera.source=replay:{DEMO_CSV}",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "letters_int8.tflite" in err and "sha256" in err.lower()
+    assert "Traceback" not in err
+    assert not (tmp_path / "transcript.txt").exists()  # refused before doing anything
+
+
+def test_a_wrong_config_key_is_named(tmp_path: Path, capsys) -> None:
+    assert cli.main(["run", "--set", "camera.sauce=0"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'camera.sauce'" in err and "Traceback" not in err
+    bad = tmp_path / "config.yaml"
+    bad.write_text("decoder:\n  treshold: 0.8\n")
+    assert cli.main(["run", "--config", str(bad)]) == 2
+    assert "unknown key 'decoder.treshold'" in capsys.readouterr().err
+
+
+# -- the service ----------------------------------------------------------------------------------
+def test_sigterm_stops_cleanly_and_keeps_the_word_in_progress(tmp_path: Path) -> None:
+    """`sign2sound run` as systemd starts it: READY after the first frame, WATCHDOG, STATUS,
+    then SIGTERM mid-word: the letters spelled so far still reach the transcript."""
+    notify = NotifySocket(tmp_path / "notify.sock")
+    env = dict(os.environ, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="400000")
+    transcript = tmp_path / "transcript.txt"
+    proc = subprocess.Popen(
+        [
+            str(SIGN2SOUND),
+            "run",
+            "--allow-root",
+            "--set",
+            f"camera.source=replay:{DEMO_CSV}",
+            "--set",
+            f"transcript.path={transcript}",
+            "--set",
+            "speech.enabled=false",
+            "--set",
+            "service.status_interval_s=0.2",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log_lines = []
+    stop = threading.Event()
+
+    def read_log() -> None:
+        for line in proc.stderr:
+            log_lines.append(line)
+            if "letter E" in line:
+                stop.set()
+
+    reader = threading.Thread(target=read_log, daemon=True)
+    reader.start()
+    try:
+        assert stop.wait(60), "".join(log_lines)[-2000:]
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(5)
+    messages = notify.messages()
+    notify.close()
+    text = "".join(log_lines)
+    assert code == 0, text[-2000:]
+    assert "stopping (SIGTERM)" in text
+    assert messages.count("READY=1\nSTATUS=listening") == 1
+    assert "WATCHDOG=1" in messages
+    assert any(m.startswith("STATUS=word: ") for m in messages)
+    assert messages[-1] == "STOPPING=1"
+    words = [line.split("\t")[1] for line in transcript.read_text().splitlines()]
+    assert len(words) == 1 and words[0].startswith("HE")  # completed on stop, not dropped
+
+
+@pytest.mark.parametrize("missing", ["model", "labels"])
+def test_missing_model_files_are_named(tmp_path: Path, missing: str, capsys) -> None:
+    key = {"model": "classifier.model", "labels": "classifier.labels"}[missing]
+    code = cli.main(
+        ["run", "--allow-root", "--set", f"{key}={tmp_path / 'gone'}", "--set",
+         "classifier.checksums="]
+    )  # fmt: skip
+    assert code == 1
+    assert str(tmp_path / "gone") in capsys.readouterr().err
