@@ -164,6 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one config key, e.g. --set landmarks.model=models/hand_landmarker_lite.task",
     )
     pipeline.add_argument(
+        "--warmup",
+        type=_non_negative_int,
+        default=30,
+        metavar="FRAMES",
+        help="frames excluded from every figure at the start (30)",
+    )
+    pipeline.add_argument(
+        "--truth",
+        type=Path,
+        metavar="CSV",
+        help="landmark CSV whose labels say when each letter starts (default: the replay CSV, "
+        "the demo sample's own, or FILE's <stem>_landmarks.csv next to it)",
+    )
+    pipeline.add_argument(
         "--rss-interval",
         type=_positive_float,
         default=1.0,
@@ -288,11 +302,7 @@ def _run_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     results = load_results(args.results)
     tables = compare_tables(results)
-    head = {
-        "kind": f"compare ({results[0]['kind']})",
-        "machine": results[0]["machine"],
-        "timer": results[0]["timer"],
-    }
+    head = {"kind": f"compare: {len(results)} {results[0]['kind']} results"}
     stream = sys.stderr if args.markdown == "-" else sys.stdout
     stream.write(render_terminal(head, tables))
     if args.markdown:
@@ -315,6 +325,8 @@ def _run_pipeline(args: argparse.Namespace, argv: Sequence[str]) -> int:
         overrides=args.overrides,
         rss_interval_s=args.rss_interval,
         progress=Progress.wanted(args.progress),
+        warmup_frames=args.warmup,
+        truth=args.truth,
     )
     report.update(part)
     report["timing_overhead"] = timing_cost(report)

@@ -66,7 +66,11 @@ def headline_figures(result: dict[str, Any]) -> dict[str, float | None]:
 
 
 def compare_tables(results: Sequence[dict[str, Any]]) -> list[Table]:
-    labels = [f"{machine_slug(r['machine'])} ({Path(r['_path']).name})" for r in results]
+    labels = [
+        f"{machine_slug(r['machine'])}: {Path(r['_path']).name}, {r.get('created_utc', '?')}, "
+        f"load at start {r['machine'].get('load_average_at_start')}"
+        for r in results
+    ]
     per_result = [headline_figures(r) for r in results]
     names: list[str] = []
     for figures in per_result:

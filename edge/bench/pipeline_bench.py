@@ -136,6 +136,8 @@ def run_pipeline_bench(
     from edge.sources import CaptureThread, EndOfStream, open_source
 
     config = load_config(config_path, overrides)
+    if truth is not None:
+        _check_readable(truth, "truth CSV")
     spec, truth_path = resolve_source(source, config, truth)
     if model is not None:
         # another model than the shipped one is not in SHA256SUMS: skip that check for it

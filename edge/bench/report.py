@@ -86,8 +86,11 @@ def _targets_table(report: dict[str, Any]) -> Table | None:
     return Table("Targets", ["target", "measured", "limit", "result"], rows)
 
 
-def render_terminal(report: dict[str, Any], tables: Sequence[Table], out: Any = None) -> str:
-    lines = [f"edge-bench {report['kind']}: {_machine_line(report)}", _timer_line(report), ""]
+def render_terminal(report: dict[str, Any], tables: Sequence[Table]) -> str:
+    if "machine" in report:
+        lines = [f"edge-bench {report['kind']}: {_machine_line(report)}", _timer_line(report), ""]
+    else:
+        lines = [f"edge-bench {report['kind']}", ""]
     all_tables = [*tables]
     targets = _targets_table(report)
     if targets:
@@ -116,7 +119,11 @@ def render_terminal(report: dict[str, Any], tables: Sequence[Table], out: Any = 
 
 
 def render_markdown(report: dict[str, Any], tables: Sequence[Table]) -> str:
-    lines = [f"**edge-bench {report['kind']}** — {_machine_line(report)}", "", _timer_line(report)]
+    if "machine" in report:
+        lines = [f"**edge-bench {report['kind']}** — {_machine_line(report)}", ""]
+        lines.append(_timer_line(report))
+    else:
+        lines = [f"**edge-bench {report['kind']}**"]
     all_tables = [*tables]
     targets = _targets_table(report)
     if targets:
