@@ -46,7 +46,7 @@ from edge.sources import (
 from edge.speech import AplayPlayer, Player, Speaker
 from edge.transcript import Transcript
 
-log = logging.getLogger("sign2sound.daemon")
+log = logging.getLogger(__name__)
 
 CLEAR = "clear"  # button press: discard the word being spelled
 REPEAT = "repeat"  # button hold: speak the last completed word again

@@ -19,7 +19,7 @@ import numpy as np
 from edge.errors import Sign2SoundError
 from edge.observation import HandObservation
 
-log = logging.getLogger("sign2sound.landmarks")
+log = logging.getLogger(__name__)
 
 MIN_FRAME_SIDE = 32  # smaller than this is a truncated or corrupt frame, not a camera image
 

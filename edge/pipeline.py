@@ -27,7 +27,7 @@ from edge.observation import HandObservation
 from edge.ringbuffer import FeatureRing
 from edge.sources import Frame
 
-log = logging.getLogger("sign2sound.pipeline")
+log = logging.getLogger(__name__)
 
 _LOG_EVERY_S = 60.0
 RING_MIN_FPS = 60.0  # the ring holds a full window even for a 60 fps camera

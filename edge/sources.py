@@ -37,7 +37,7 @@ import numpy as np
 from edge.errors import Sign2SoundError
 from edge.observation import HandObservation
 
-log = logging.getLogger("sign2sound.sources")
+log = logging.getLogger(__name__)
 
 REPLAY_PREFIX = "replay:"
 

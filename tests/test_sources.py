@@ -171,7 +171,7 @@ def test_capture_thread_reopens_a_camera_that_disappears(caplog) -> None:
     capture = CaptureThread(camera, slot_size=8, retry_initial_s=0.05, retry_max_s=0.2)
     capture.block_when_full = True  # keep every frame so the test can check the order
     times = []
-    with caplog.at_level(logging.DEBUG, logger="sign2sound.sources"):
+    with caplog.at_level(logging.DEBUG, logger="edge.sources"):
         capture.start()
         try:
             while (frame := capture.get(timeout=5)) is not None:
@@ -191,7 +191,7 @@ def test_capture_thread_reopens_a_camera_that_disappears(caplog) -> None:
 
 def test_capture_thread_keeps_retrying_a_camera_that_yields_nothing(caplog) -> None:
     capture = CaptureThread(OpenCVSource(97), retry_initial_s=0.05, retry_max_s=0.1)
-    with caplog.at_level(logging.ERROR, logger="sign2sound.sources"):
+    with caplog.at_level(logging.ERROR, logger="edge.sources"):
         capture.start()
         assert capture.get(timeout=0.6) is None
         capture.stop()

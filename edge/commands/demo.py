@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -49,6 +50,8 @@ def main(args: argparse.Namespace) -> int:
     from edge.decoder import DecoderEvent
     from edge.speech import WavFileSink, wav_duration
 
+    if args.log_level is None:  # the letters on stdout tell the story; --log-level INFO for more
+        logging.getLogger().setLevel(logging.WARNING)
     overrides = list(args.overrides)
     source = f"replay:{DEMO_LANDMARKS}" if args.replay else str(DEMO_VIDEO)
     config = load_config(args.config, overrides)
