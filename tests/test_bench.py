@@ -434,3 +434,23 @@ def test_letter_delays_against_the_demo_truth() -> None:
     assert result["delay_s"]["max"] == pytest.approx(0.62)
     missing = match_letters(truth, accepted[:2], None)
     assert missing["matched"] == 2 and missing["letters"][2]["delay_s"] is None
+
+
+def test_pipeline_all_warmup_is_an_error_and_compare_reads_pipeline_results(
+    pipeline_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replay = ["pipeline", "--source", f"replay:{DEMO_REPLAY}", *pipeline_args]
+    rc, _, err = run_cli([*replay, "--warmup", "100000"], capsys)
+    assert rc == 1 and "all of them warm-up" in err
+    paths = []
+    for i in range(2):
+        paths.append(str(tmp_path / f"p{i}.json"))
+        assert run_cli([*replay, "--warmup", "5", "--json", paths[-1]], capsys)[0] == 0
+    rc, out, _ = run_cli(["compare", *paths], capsys)
+    assert rc == 0
+    row = next(line for line in out.splitlines() if line.startswith("classifier (LiteRT) median"))
+    assert row.rstrip().endswith("x")
+    model_json = tmp_path / "m.json"
+    model_json.write_text(json.dumps({**json.loads(Path(paths[0]).read_text()), "kind": "model"}))
+    rc, _, err = run_cli(["compare", paths[0], str(model_json)], capsys)
+    assert rc == 1 and "different kinds" in err
