@@ -37,6 +37,14 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECTION.KEY=VALUE",
         help="override one config key, e.g. --set decoder.threshold=0.8 (repeatable)",
     )
+    # also accepted after the subcommand (`sign2sound run --log-level DEBUG`); SUPPRESS keeps
+    # the top-level value when it is not given here
+    parser.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="logging level on stderr (default: service.log_level of the config, else INFO)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
