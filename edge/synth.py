@@ -47,10 +47,29 @@ class SynthConfig:
     aspect_jitter: float = 0.15  # x scaled by 1 +/- this (unknown or wrong frame aspect)
     z_scale: tuple[float, float] = (0.6, 1.5)  # MediaPipe depth scale differs between sources
     shape_noise: float = 0.03  # static per-landmark noise (palm units): other hands, same letter
+    finger_scale: float = 0.12  # finger lengths differ between people: +/- this per finger
     jitter: tuple[float, float] = (0.004, 0.03)  # per-frame landmark noise (palm units)
     drift_deg: float = 6.0  # slow rotation drift over the window
     drop_p: tuple[float, float] = (0.0, 0.15)  # per-frame detection dropout
     mirror_p: float = 0.5  # random mirroring: the model works for either hand
+
+
+FINGERS = ((1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (17, 18, 19, 20))
+
+
+def scale_fingers(hand: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Scale each finger's bones (not the palm) by its factor: the same handshape on other hands."""
+    out = hand.copy()
+    for f, chain in enumerate(FINGERS):
+        prev_old = hand[0] if chain[0] == 1 else hand[chain[0]]
+        prev_new = out[0] if chain[0] == 1 else out[chain[0]]
+        start = 0 if chain[0] == 1 else 1
+        for k in chain[start:]:
+            bone = hand[k] - prev_old
+            prev_old = hand[k]
+            out[k] = prev_new + factors[f] * bone
+            prev_new = out[k]
+    return out
 
 
 def rotation(roll: float, yaw: float, pitch: float) -> np.ndarray:
@@ -95,6 +114,8 @@ class WindowSynth:
         """Static augmentation of one normalised hand (21, 3): rotation, aspect, depth, shape."""
         rng, cfg = self.rng, self.cfg
         h = hand.reshape(NUM_LANDMARKS, 3).astype(np.float32, copy=True)
+        if cfg.finger_scale:
+            h = scale_fingers(h, rng.uniform(1 - cfg.finger_scale, 1 + cfg.finger_scale, 5))
         h += (
             rng.normal(0, cfg.shape_noise, h.shape).astype(np.float32)
             * (np.arange(21) > 0)[:, None]

@@ -1,0 +1,98 @@
+"""Landmark CSV loading: real files load, and every kind of bad file names the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.dataset import COORD_COLUMNS, DataError, load_landmark_csv, load_many
+
+FIXTURE = Path(__file__).parent / "fixtures" / "letters_small.csv"
+
+
+def test_fixture_loads_with_all_columns() -> None:
+    table = load_landmark_csv(FIXTURE)
+    assert len(table) == 120
+    assert table.coords.shape == (120, 63) and table.coords.dtype == np.float32
+    assert set(table.labels) == {"A", "B", "L", "V", "Y"}
+    assert set(table.source) == {"t32rahman", "vedantborse-ai"}
+    assert (table.line[:3] == [2, 3, 4]).all()
+    assert np.allclose(table.aspect(), 640 / 480)
+    feats = table.features()
+    assert feats.shape == (120, 63)
+    assert np.allclose(feats[:, :3], 0.0)  # wrist-relative
+
+
+def _write(tmp_path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    return path
+
+
+def _good_row(label: str = "A") -> list[str]:
+    rng = np.random.default_rng(1)
+    return [label, *(f"{v:.4f}" for v in rng.uniform(0.2, 0.8, 63))]
+
+
+HEADER = ["label", *COORD_COLUMNS]
+
+
+def test_minimal_file_without_optional_columns(tmp_path: Path) -> None:
+    table = load_landmark_csv(_write(tmp_path, HEADER, [_good_row("A"), _good_row("Z")]))
+    assert list(table.labels) == ["A", "Z"]
+    assert set(table.source) == {"bad"}  # named after the file when no source column
+    assert (table.frame == -1).all() and np.isnan(table.width).all()
+
+
+def test_missing_column(tmp_path: Path) -> None:
+    header = [h for h in HEADER if h != "y7"]
+    path = _write(tmp_path, header, [_good_row()[:-1]])
+    with pytest.raises(DataError, match=rf"{path}: line 1: missing column\(s\) y7"):
+        load_landmark_csv(path)
+
+
+def test_wrong_coordinate_count_in_header(tmp_path: Path) -> None:
+    header = HEADER[:-3]  # only 20 landmarks
+    path = _write(tmp_path, header, [_good_row()[:-3]])
+    with pytest.raises(DataError, match=r"line 1: missing column\(s\) x20, y20, z20.*found 60"):
+        load_landmark_csv(path)
+
+
+def test_wrong_coordinate_count_in_row(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER, [_good_row(), _good_row(), _good_row()[:-2]])
+    with pytest.raises(DataError, match=rf"{path}: line 4: expected 64 fields.*got 62"):
+        load_landmark_csv(path)
+
+
+@pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "abc", ""])
+def test_non_finite_or_non_numeric_coordinate(tmp_path: Path, bad: str) -> None:
+    row = _good_row()
+    row[1 + 3 * 5 + 1] = bad  # y5
+    path = _write(tmp_path, HEADER, [_good_row(), row])
+    with pytest.raises(DataError, match=rf"{path}: line 3: column y5"):
+        load_landmark_csv(path)
+
+
+def test_unknown_label(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER, [_good_row(), _good_row("hello")])
+    with pytest.raises(DataError, match=rf"{path}: line 3: unknown label 'hello'"):
+        load_landmark_csv(path)
+
+
+def test_degenerate_hand_names_the_line(tmp_path: Path) -> None:
+    flat = ["B", *(["0.5"] * 63)]  # every landmark on the wrist
+    table = load_landmark_csv(_write(tmp_path, HEADER, [_good_row(), flat]))
+    with pytest.raises(DataError, match=r"bad.csv: line 3: degenerate hand"):
+        table.features()
+
+
+def test_missing_file_and_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="nope.csv: cannot open"):
+        load_landmark_csv(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="no \\*.csv files"):
+        load_many([tmp_path])
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match="empty.csv: line 1: empty file"):
+        load_landmark_csv(tmp_path / "empty.csv")

@@ -1,0 +1,78 @@
+"""Train a tiny model on a committed fixture, export it, and run it in a real LiteRT interpreter.
+
+Also checks the window synthesis produces what the daemon's ring buffer would: (30, 64) windows
+from timestamped streams, presence flags where the hand was, labels by what happens at the end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.classifier import LetterClassifier
+from edge.dataset import load_landmark_csv
+from edge.synth import SynthConfig, WindowSynth
+from edge.training.windows import build_windows, held_windows
+
+FIXTURE = Path(__file__).parent / "fixtures" / "letters_small.csv"
+LABELS = ("A", "B", "L", "V", "Y", "_")
+
+
+@pytest.fixture(scope="module")
+def table():
+    return load_landmark_csv(FIXTURE)
+
+
+def test_synthesised_windows_look_like_the_ring_buffer(table) -> None:
+    syn = WindowSynth(SynthConfig(), seed=3)
+    hand = table.features()[0].reshape(21, 3)
+    held = syn.held_letter(hand, on_s=2.0)
+    assert held.shape == (30, 64) and held.dtype == np.float32
+    assert (held[:, 63] == 1).sum() >= 26  # dropped frames may blank a step or two, no more
+    brief = syn.held_letter(hand, on_s=0.45)
+    assert 10 <= (brief[:, 63] == 1).sum() <= 15  # 0.45 s of hand in a 1 s window
+    assert (brief[:8, :] == 0).all()  # no hand yet: zeros, never invented frames
+    little = syn.little_hand(hand)
+    assert (little[:, 63] == 1).sum() <= 12
+
+
+def test_build_windows_is_seeded_and_balanced(table) -> None:
+    a = build_windows(table, per_class=20, seed=5, labels=LABELS)
+    b = build_windows(table, per_class=20, seed=5, labels=LABELS)
+    assert np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y)
+    counts = np.bincount(a.y, minlength=len(LABELS))
+    assert (counts[:5] == 20).all() and counts[5] == 30  # background ratio 1.5
+    assert set(a.kind) >= {"hold", "transition"}
+
+
+def test_tiny_model_trains_exports_int8_and_matches_float(table, tmp_path: Path) -> None:
+    from edge.commands.export import update_sums
+    from edge.training.export import export_run
+    from edge.training.train import TrainConfig, train
+
+    config = TrainConfig(
+        arch="cnn", seed=1, per_class=120, epochs=6, patience=6, threads=1, labels=LABELS
+    )
+    run = tmp_path / "run"
+    summary = train(table, config, run)
+    assert summary["params"] > 0 and (run / "model.keras").is_file()
+    written = export_run(run, tmp_path, kinds=("float32", "int8"))
+    int8_path, float_path = Path(written["int8"]["path"]), Path(written["float32"]["path"])
+    update_sums(tmp_path / "SHA256SUMS", [int8_path])
+
+    int8 = LetterClassifier(int8_path, run / "labels.txt", tmp_path / "SHA256SUMS")
+    flt = LetterClassifier(float_path, run / "labels.txt", None)
+    assert int8.quantized and not flt.quantized
+    assert (int8.steps, int8.channels) == (30, 64)
+
+    w = held_windows(table, seed=9, labels=LABELS)
+    p_int8 = int8.predict_batch(w.x)
+    p_float = flt.predict_batch(w.x)
+    assert np.allclose(p_int8.sum(axis=1), 1.0, atol=0.05)
+    agreement = float((p_int8.argmax(1) == p_float.argmax(1)).mean())
+    accuracy = float((p_float.argmax(1) == w.y).mean())
+    assert agreement >= 0.9, agreement
+    assert accuracy >= 0.8, accuracy  # five distinct handshapes: far above chance (0.2)
+    assert np.abs(p_int8 - p_float).max() < 0.25
