@@ -356,3 +356,75 @@ def test_missing_model_files_are_named(tmp_path: Path, missing: str, capsys) -> 
     )  # fmt: skip
     assert code == 1
     assert str(tmp_path / "gone") in capsys.readouterr().err
+
+
+class RaisingTracker:
+    """The real HandTracker, made to raise on chosen frames (a MediaPipe graph error)."""
+
+    def __init__(self, tracker, raise_at_t: set[float]) -> None:
+        self.tracker = tracker
+        self.raise_at_t = raise_at_t
+
+    def detect(self, image, t):
+        if round(t, 3) in self.raise_at_t:
+            raise RuntimeError("CalculatorGraph::Run() failed")
+        return self.tracker.detect(image, t)
+
+
+def test_bad_frames_and_a_failing_landmark_stage_do_not_stop_the_word(tmp_path: Path) -> None:
+    """The demo video through real MediaPipe with black, truncated, wrong-sized and missing
+    frames and a landmark stage that raises: each costs one frame, the word still comes out."""
+    from fault_sources import BadFrames
+
+    from edge.landmarks import HandTracker
+
+    faults = {2: "black", 3: "truncated", 4: "wrong_size", 5: "none", 7: "wrong_type",
+              45: "black", 70: "truncated", 150: "wrong_size"}  # fmt: skip
+    config = make_config(tmp_path)
+    source = BadFrames(OpenCVSource(REPO_ROOT / "models" / "demo" / "hello.mp4", realtime=False),
+                       faults)  # fmt: skip
+    with HandTracker.from_config(config) as real:
+        tracker = RaisingTracker(real, {round(i / 15, 3) for i in (1, 100)})
+        daemon = Daemon(
+            config, source=source, tracker=tracker, player=WavFileSink(tmp_path / "s.wav")
+        )
+        summary = daemon.run()
+    counters = daemon.pipeline.counters
+    assert counters.bad_frames == 4  # truncated x2, missing, float image
+    assert counters.landmark_errors == 2
+    assert summary.frames == 195
+    assert summary.words == ["HELLO"]
+    assert transcript_words(config) == ["HELLO"]
+
+
+def test_sighup_rereads_the_config_and_keeps_running(tmp_path: Path, caplog) -> None:
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(f"transcript:\n  path: {tmp_path / 'transcript.txt'}\n")
+    config = load_config(cfg_file)
+    daemon: Daemon
+
+    def on_event(event) -> None:
+        if event.kind == "letter" and event.text == "H":
+            cfg_file.write_text(
+                f"transcript:\n  path: {tmp_path / 'transcript.txt'}\n"
+                "decoder:\n  word_gap_s: 0.5\ncamera:\n  fps: 15\n"
+            )
+            daemon.signals.request_reload()  # what SIGHUP does
+
+    daemon = Daemon(
+        config,
+        config_path=cfg_file,
+        source=LandmarkReplaySource(DEMO_CSV, realtime=False),
+        player=WavFileSink(tmp_path / "s.wav"),
+        on_event=on_event,
+    )
+    with caplog.at_level("INFO", logger="edge.daemon"):
+        summary = daemon.run()
+    assert daemon.pipeline.decoder.config.word_gap_s == 0.5
+    assert summary.words == ["HELLO"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("changes to camera take effect after a restart" in m for m in messages)
+    # a broken file on the next reload: logged, the running config is kept
+    cfg_file.write_text("decoder: [\n")
+    daemon._reload()
+    assert daemon.pipeline.decoder.config.word_gap_s == 0.5
