@@ -39,6 +39,7 @@ from edge.service import ServiceSignals
 from edge.sources import (
     CaptureThread,
     EndOfStream,
+    Frame,
     FrameSource,
     LandmarkReplaySource,
     source_from_config,
@@ -127,6 +128,14 @@ class Daemon:
             retry_initial_s=config.camera.retry_initial_s,
             retry_max_s=config.camera.retry_max_s,
         )
+        self._debug_dir: Path | None = None
+        if config.service.save_debug_frames:
+            self._debug_dir = config.transcript_path().parent / "debug-frames"
+            log.warning(
+                "service.save_debug_frames is on: the frame of every accepted letter is written "
+                "to %s",
+                self._debug_dir,
+            )
         self._frames_at_status = 0
         self._status_t = 0.0
         self._last_transcript_retry = 0.0
@@ -189,7 +198,10 @@ class Daemon:
                     self.summary.stop_reason = "source failed"
                 return
             if frame is not None:
-                self._handle_events(self.pipeline.process_frame(frame))
+                events = self.pipeline.process_frame(frame)
+                if events and self._debug_dir is not None:
+                    self._save_debug_frame(frame, events)
+                self._handle_events(events)
                 if not self.summary.ready:
                     self.summary.ready = True
                     self.notifier.ready(status="listening")
@@ -222,6 +234,26 @@ class Daemon:
                 log.info("word cleared: %s", event.text)
             if self.on_event is not None:
                 self.on_event(event)
+
+    def _save_debug_frame(self, frame: Frame, events: list[DecoderEvent]) -> None:
+        """Only with service.save_debug_frames: the image a letter was accepted on, to see what
+        the camera showed when a letter was misread. Otherwise no frame ever touches the disk."""
+        letters = "".join(e.text for e in events if e.kind == "letter")
+        if not letters or frame.image is None:
+            return
+        import cv2
+
+        try:
+            self._debug_dir.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+            path = self._debug_dir / f"{stamp}-{letters}.jpg"
+            if not cv2.imwrite(str(path), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR)):
+                raise OSError("OpenCV could not write it")
+        except (OSError, cv2.error) as exc:
+            log.error(
+                "cannot save a debug frame in %s: %s; no more are saved", self._debug_dir, exc
+            )
+            self._debug_dir = None
 
     def _drain_commands(self) -> None:
         while True:

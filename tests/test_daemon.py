@@ -428,3 +428,47 @@ def test_sighup_rereads_the_config_and_keeps_running(tmp_path: Path, caplog) -> 
     cfg_file.write_text("decoder: [\n")
     daemon._reload()
     assert daemon.pipeline.decoder.config.word_gap_s == 0.5
+
+
+class VideoWithRecordedHands:
+    """The demo video's real frames, each carrying the recorded observation of that frame (so
+    the pipeline skips MediaPipe): frames with images, without MediaPipe's cost."""
+
+    live = False
+    paced = False
+    name = "demo video with recorded hands"
+
+    def __init__(self) -> None:
+        self.video = OpenCVSource(REPO_ROOT / "models" / "demo" / "hello.mp4", realtime=False)
+        self.replay = LandmarkReplaySource(DEMO_CSV, realtime=False)
+
+    def open(self) -> None:
+        self.video.open()
+        self.replay.open()
+
+    def read(self):
+        frame, recorded = self.video.read(), self.replay.read()
+        if frame is None or recorded is None:
+            return None
+        return dataclasses.replace(frame, observation=recorded.observation)
+
+    def close(self) -> None:
+        self.video.close()
+        self.replay.close()
+
+
+@pytest.mark.parametrize("save", [False, True])
+def test_no_frame_is_written_unless_debug_frames_are_asked_for(tmp_path: Path, save: bool):
+    config = make_config(tmp_path, service={"save_debug_frames": save})
+    daemon = Daemon(
+        config,
+        source=VideoWithRecordedHands(),
+        tracker=object(),
+        player=WavFileSink(tmp_path / "s.wav"),
+    )
+    assert daemon.run().words == ["HELLO"]
+    images = sorted(p.name for p in tmp_path.rglob("*") if p.suffix in (".jpg", ".png", ".bmp"))
+    if save:
+        assert [name[-5] for name in images] == list("HELLO")  # time-stamped, one per letter
+    else:
+        assert images == []
