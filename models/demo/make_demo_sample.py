@@ -1,7 +1,8 @@
 """Build the bundled demo sample: a short video that fingerspells HELLO, plus its landmark replay.
 
-Source: the real letter clips of Lart101/AslSignLanguageWeb @ 59d38f13e0201e56eed2251fa9133241603e34c1
-(`static/sign_language_videos/alphabet/<L>.mp4`, MIT, one seated signer), as re-encoded to 360x640
+Source: the real letter clips of Lart101/AslSignLanguageWeb
+@ 59d38f13e0201e56eed2251fa9133241603e34c1 (`static/sign_language_videos/alphabet/<L>.mp4`, MIT,
+one seated signer), as re-encoded to 360x640
 in ../shared/data/clips/lart101/, and their per-frame MediaPipe landmarks in
 ../shared/data/sequences/lart101.csv. Each clip shows the hand rising, holding the letter and
 staying up; only the HELD part of each letter is used, cut together in the order H, E, L, L, O.
