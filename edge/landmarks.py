@@ -74,7 +74,7 @@ class HandTracker:
         )
         try:
             self._landmarker = vision.HandLandmarker.create_from_options(options)
-        except (RuntimeError, ValueError) as exc:
+        except Exception as exc:  # MediaPipe raises RuntimeError, ValueError, FileNotFoundError
             raise LandmarkModelError(
                 f"{self.model_path}: MediaPipe cannot load it ({exc})"
             ) from exc

@@ -8,6 +8,7 @@ clip on a shared core: these tests use few clips.
 from __future__ import annotations
 
 import csv
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,20 @@ def test_tracker_guards_timestamps_and_survives_bad_frames() -> None:
         tracker.detect(held, 2.0)
 
 
+def test_lite_bundle_loads_and_tracks_the_hand() -> None:
+    """The Pi 4 option (config landmarks.model): same hand, same frames, close landmarks."""
+    source = OpenCVSource(DATA / "clips" / "lart101" / "O.mp4", realtime=False)
+    source.open()
+    frames = [source.read() for _ in range(60)][30:]  # the hand raised into O
+    source.close()
+    lite_model = MODEL.with_name("hand_landmarker_lite.task")
+    with HandTracker(MODEL) as full, HandTracker(lite_model) as lite:
+        pairs = [(full.detect(f.image, f.t), lite.detect(f.image, f.t)) for f in frames]
+    assert all(a.has_hand and b.has_hand for a, b in pairs)
+    worst = max(float(np.abs(a.landmarks[:, :2] - b.landmarks[:, :2]).max()) for a, b in pairs)
+    assert worst < 0.05  # image-normalised: within a few pixels of the full model
+
+
 def test_check_frame_makes_views_contiguous() -> None:
     image = np.zeros((64, 96, 3), np.uint8)
     flipped = image[:, ::-1]
@@ -91,3 +106,16 @@ def test_missing_or_broken_model_is_named(tmp_path: Path) -> None:
     broken.write_bytes(MODEL.read_bytes()[:4096])  # a truncated download
     with pytest.raises(LandmarkModelError, match=r"broken\.task: MediaPipe cannot load it"):
         HandTracker(broken)
+    # a bundle whose palm detector lacks MediaPipe's metadata (the old lite bundle)
+    odd = tmp_path / "odd.task"
+    with zipfile.ZipFile(MODEL) as src, zipfile.ZipFile(odd, "w") as dst:
+        dst.writestr("hand_detector.tflite", _strip_metadata(src.read("hand_detector.tflite")))
+        dst.writestr("hand_landmarks_detector.tflite", src.read("hand_landmarks_detector.tflite"))
+    with pytest.raises(LandmarkModelError, match=r"odd\.task: MediaPipe cannot load it"):
+        HandTracker(odd)
+
+
+def _strip_metadata(model: bytes) -> bytes:
+    """Rename the TFLITE_METADATA entry so MediaPipe no longer finds it (same length)."""
+    assert model.count(b"TFLITE_METADATA") == 1
+    return model.replace(b"TFLITE_METADATA", b"XFLITE_METADATA")
