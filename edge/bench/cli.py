@@ -332,7 +332,7 @@ def _run_pipeline(args: argparse.Namespace, argv: Sequence[str]) -> int:
     report["timing_overhead"] = timing_cost(report)
     report["duration_s"] = time.perf_counter() - started
     emit(report, pipeline_tables(report), args, samples, "edge-bench pipeline: per-frame latency")
-    return 0
+    return 130 if report["settings"]["interrupted"] else 0
 
 
 def _run_scenario(args: argparse.Namespace, argv: Sequence[str]) -> int:

@@ -36,6 +36,7 @@ DEMO_REPLAY = REPO_ROOT / "models" / "demo" / "hello_landmarks.csv"
 REPLAY_PREFIX = "replay:"
 WARMUP_FRAMES = 30
 CAMERA_FIRST_FRAME_TIMEOUT_S = 10.0
+CAMERA_DEFAULT_DURATION_S = 30.0
 OVERHEAD_TARGET_US = 1000.0
 RSS_DRIFT_TARGET_MB = 5.0
 RSS_DRIFT_MIN_RUN_S = 300.0  # drift over a short run says nothing about a leak
@@ -156,6 +157,8 @@ def run_pipeline_bench(
     probe.open()
     probe.close()
     live = bool(probe.live)
+    if live and duration_s is None:
+        duration_s = CAMERA_DEFAULT_DURATION_S  # a camera never ends by itself
 
     tensorflow_blocked = _keep_tensorflow_out()
     tracker = None
@@ -183,6 +186,7 @@ def run_pipeline_bench(
     steady_start = None
     steady_frames = 0
     dropped_at_steady = 0
+    interrupted = False
 
     try:
         while True:
@@ -279,6 +283,8 @@ def run_pipeline_bench(
             if event.kind == "word":
                 words.append(event.text)
                 events_seen["word"] += 1
+    except KeyboardInterrupt:
+        interrupted = True  # Ctrl-C ends a long run early: report what was measured
     finally:
         bar.close()
         if tracker is not None:
@@ -322,6 +328,7 @@ def run_pipeline_bench(
             "source": spec,
             "source_kind": "replay" if is_replay else ("camera" if live else "video file"),
             "duration_s": duration_s,
+            "interrupted": interrupted,
             "realtime": realtime,
             "warmup_frames": warmup_frames,
             "classifier_model": str(config.resolve_path(config.classifier.model)),
@@ -384,7 +391,8 @@ def pipeline_tables(report: dict[str, Any]) -> list[Any]:
     notes = [
         f"source: {st['source']} ({st['source_kind']}, "
         f"{'paced in real time' if st['realtime'] else 'as fast as possible'}), "
-        f"{fr['passes']} pass(es); first {st['warmup_frames']} frames excluded (warm-up).",
+        f"{fr['passes']} pass(es); first {st['warmup_frames']} frames excluded (warm-up)"
+        + ("; INTERRUPTED with Ctrl-C, figures up to then." if st.get("interrupted") else "."),
         "overhead beside MediaPipe = features + ring + window + classifier + decoder of one "
         "frame; 'classified frames' are those where the classifier ran (a hand was seen).",
     ]
