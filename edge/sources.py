@@ -22,6 +22,7 @@ closes it and reopens it with exponential backoff, logging once per outage.
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import logging
 import math
@@ -132,6 +133,10 @@ class OpenCVSource:
 
         if not self.live and not Path(self.target).is_file():
             raise SourceError(f"{self.name}: no such file")
+        if self.live:
+            # OpenCV prints its own warning on every failed open; during a camera outage that is
+            # one line per retry. Our one ERROR per outage says it all.
+            _quiet_opencv(cv2)
         cap = cv2.VideoCapture(self.target)
         if not cap.isOpened():
             cap.release()
@@ -171,6 +176,11 @@ class OpenCVSource:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+
+def _quiet_opencv(cv2) -> None:
+    with contextlib.suppress(AttributeError):
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 class PiCamera2Source:
