@@ -41,7 +41,6 @@ from edge.sources import (
     EndOfStream,
     Frame,
     FrameSource,
-    LandmarkReplaySource,
     source_from_config,
 )
 from edge.speech import AplayPlayer, Player, Speaker
@@ -77,7 +76,8 @@ class Daemon:
     """One run of the recognition loop. Build it, call `run()`; `request_stop()` from anywhere.
 
     Every collaborator can be passed in (tests, the demo); by default each is built from the
-    config: the source, the HandTracker (not for a landmark replay), the LetterClassifier (its
+    config: the source, the HandTracker (not for a source that `gives_observations`, such as a
+    landmark replay), the LetterClassifier (its
     sha256 checked, so a wrong model refuses to start), the Speaker with aplay, the transcript,
     the button (when gpio.pin is set) and the systemd notifier.
     """
@@ -112,7 +112,7 @@ class Daemon:
         self.classifier = classifier or load_classifier(config)
         self.source = source or source_from_config(config)
         self._owns_tracker = False
-        if tracker is None and not isinstance(self.source, LandmarkReplaySource):
+        if tracker is None and not getattr(self.source, "gives_observations", False):
             from edge.landmarks import HandTracker
 
             tracker = HandTracker.from_config(config)

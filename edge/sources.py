@@ -66,6 +66,8 @@ class FrameSource(Protocol):
 
     `live` sources (cameras) are reopened when they fail; `paced` sources deliver frames at their
     own rate (a camera, or a file played in real time), the others as fast as they are taken.
+    A source whose frames already carry a HandObservation sets `gives_observations = True` (the
+    landmark replay); the daemon then loads no hand tracker.
     """
 
     name: str
@@ -263,6 +265,7 @@ class LandmarkReplaySource:
     """
 
     live = False
+    gives_observations = True  # frames carry a HandObservation: no landmark stage needed
 
     def __init__(self, path: str | Path, *, realtime: bool = True) -> None:
         text = str(path)

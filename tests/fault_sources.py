@@ -23,6 +23,7 @@ class FlakyCamera:
         self.inner = inner
         self.name = f"flaky camera ({inner.name})"
         self.paced = inner.paced  # a replay read as fast as possible still loses no frame
+        self.gives_observations = getattr(inner, "gives_observations", False)
         self.fail_after = fail_after
         self.failed_opens = failed_opens
         self.fail_times = fail_times
