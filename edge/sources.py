@@ -246,6 +246,45 @@ class PiCamera2Source:
                 self._camera = None
 
 
+class AutoCamera:
+    """camera.source 'auto': the first of its cameras that opens (Pi camera, then USB device 0).
+
+    Tried again in that order on every reopen, so a box whose Pi camera ribbon is loose still
+    works with a USB webcam, and one whose camera is plugged in later finds it.
+    """
+
+    live = True
+    paced = True
+
+    def __init__(self, cameras: list[FrameSource]) -> None:
+        self.cameras = cameras
+        self.name = "camera (auto: " + ", then ".join(c.name for c in cameras) + ")"
+        self._active: FrameSource | None = None
+
+    def open(self) -> None:
+        reasons = []
+        for camera in self.cameras:
+            try:
+                camera.open()
+            except SourceError as exc:
+                reasons.append(str(exc))
+                continue
+            self._active = camera
+            self.name = camera.name
+            return
+        raise SourceError("no camera found: " + "; ".join(reasons))
+
+    def read(self) -> Frame | None:
+        if self._active is None:
+            raise SourceError(f"{self.name}: read before open")
+        return self._active.read()
+
+    def close(self) -> None:
+        if self._active is not None:
+            self._active.close()
+            self._active = None
+
+
 @dataclass(frozen=True, slots=True)
 class _ReplayRow:
     frame: int
@@ -391,9 +430,11 @@ def open_source(
             )
         return PiCamera2Source(width=width, height=height, fps=fps)
     if text == "auto":
+        cameras: list[FrameSource] = []
         if _picamera2_available():
-            return PiCamera2Source(width=width, height=height, fps=fps)
-        return OpenCVSource(0, width=width, height=height, fps=fps)
+            cameras.append(PiCamera2Source(width=width, height=height, fps=fps))
+        cameras.append(OpenCVSource(0, width=width, height=height, fps=fps))
+        return AutoCamera(cameras)
     if text.isdigit():
         return OpenCVSource(int(text), width=width, height=height, fps=fps)
     return OpenCVSource(Path(text).expanduser(), width=width, height=height, realtime=realtime)

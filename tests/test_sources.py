@@ -12,6 +12,7 @@ from fault_sources import FlakyCamera
 
 from edge.config import REPO_ROOT, load_config
 from edge.sources import (
+    AutoCamera,
     CaptureThread,
     EndOfStream,
     LandmarkReplaySource,
@@ -116,10 +117,13 @@ def test_open_source_parses_camera_source(tmp_path: Path, monkeypatch) -> None:
     assert isinstance(device, OpenCVSource) and device.live and device.target == 2
     video = open_source(str(DEMO_VIDEO), realtime=False)
     assert isinstance(video, OpenCVSource) and not video.live and not video.paced
-    auto = open_source("auto")
-    assert isinstance(auto, OpenCVSource | PiCamera2Source)
+    auto = open_source("auto")  # no picamera2 here: USB device 0 only
+    assert isinstance(auto, AutoCamera) and auto.live
+    assert [type(c) for c in auto.cameras] == [OpenCVSource]
     with pytest.raises(SourceError, match="picamera2 is not installed"):
         open_source("picamera2")
+    with pytest.raises(SourceError, match=r"Pi camera \(picamera2\): picamera2 is not installed"):
+        PiCamera2Source().open()  # imported lazily: every other source works without it
     # relative paths in the config resolve against the install folder (from any working folder)
     monkeypatch.chdir(tmp_path)
     config = load_config(overrides=["camera.source=replay:models/demo/hello_landmarks.csv"])
@@ -200,6 +204,18 @@ def test_capture_thread_keeps_retrying_a_camera_that_yields_nothing(caplog) -> N
     assert capture.stats.outages == 1
     assert "camera device 97: cannot open the device" in capture.stats.last_error
     assert len(caplog.records) == 1  # one line per outage, not one per attempt
+
+
+def test_auto_camera_takes_the_first_that_opens_and_names_all_that_did_not(tmp_path: Path):
+    missing = OpenCVSource(96)
+    video = OpenCVSource(DEMO_VIDEO, realtime=False)
+    auto = AutoCamera([missing, video])
+    auto.open()
+    assert auto.name == video.name and auto.read().image.shape == (480, 270, 3)
+    auto.close()
+    with pytest.raises(SourceError, match=r"no camera found: camera device 96: cannot open the "
+                       r"device; camera device 95: cannot open the device"):  # fmt: skip
+        AutoCamera([OpenCVSource(96), OpenCVSource(95)]).open()
 
 
 def test_capture_thread_reports_a_broken_file_as_the_end_with_its_error(tmp_path: Path) -> None:
