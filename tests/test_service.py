@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +144,155 @@ def test_refuse_root_uses_the_real_euid() -> None:
             refuse_root(allow_root=False)
     else:
         refuse_root(allow_root=False)
+
+
+# --- end to end: `sign2sound run` as a real subprocess under a fake systemd -------------------
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "models" / "demo" / "hello_landmarks.csv"  # real landmarks of a signer's HELLO
+SIGN2SOUND = Path(sys.executable).parent / "sign2sound"
+
+
+class FakeSystemd:
+    """The systemd side of sd_notify: a real AF_UNIX datagram socket collecting messages."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.messages: list[dict[str, str]] = []
+
+    def receive_until(self, done, process: subprocess.Popen, timeout: float) -> dict[str, str]:
+        """Collect messages until `done(message)` is true; fail if the process exits first."""
+        deadline = time.monotonic() + timeout
+        self.sock.settimeout(0.5)
+        while time.monotonic() < deadline:
+            try:
+                data = self.sock.recv(4096).decode()
+            except TimeoutError:
+                assert process.poll() is None, f"sign2sound exited early ({process.returncode})"
+                continue
+            message = dict(line.split("=", 1) for line in data.splitlines())
+            self.messages.append(message)
+            if done(message):
+                return message
+        raise AssertionError(f"timed out; received {self.messages}")
+
+    def drain(self) -> None:
+        self.sock.settimeout(0.5)
+        try:
+            while True:
+                data = self.sock.recv(4096).decode()
+                self.messages.append(dict(line.split("=", 1) for line in data.splitlines()))
+        except TimeoutError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _start_daemon(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.Popen:
+    command = [
+        str(SIGN2SOUND),
+        "run",
+        "--allow-root",  # the tests run as root here; the service itself never does
+        "--set",
+        f"camera.source=replay:{SAMPLE}",
+        "--set",
+        f"transcript.path={tmp_path / 'transcript.txt'}",
+        "--set",
+        "service.status_interval_s=0.5",
+        *extra,
+    ]
+    return subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "stderr.txt").open("w"),
+        text=True,
+    )
+
+
+def test_daemon_under_systemd_ready_watchdog_status_reload_then_sigterm(tmp_path: Path) -> None:
+    """READY after the first frame, WATCHDOG pings, STATUS with the word, RELOADING on SIGHUP,
+    then SIGTERM mid-word: STOPPING=1, exit code 0, and the word in progress in the transcript."""
+    systemd = FakeSystemd(tmp_path / "notify.sock")
+    env = dict(os.environ, NOTIFY_SOCKET=str(systemd.path), WATCHDOG_USEC="1000000")
+    env.pop("WATCHDOG_PID", None)
+    env.pop("STATE_DIRECTORY", None)
+    process = _start_daemon(tmp_path, env)
+    try:
+        systemd.receive_until(lambda m: m.get("READY") == "1", process, timeout=120)
+        ready_at = len(systemd.messages)
+        systemd.receive_until(lambda m: "WATCHDOG" in m, process, timeout=10)
+
+        process.send_signal(signal.SIGHUP)  # `systemctl reload sign2sound`
+        reloading = systemd.receive_until(lambda m: "RELOADING" in m, process, timeout=10)
+        assert int(reloading["MONOTONIC_USEC"]) > 0
+        reloaded = systemd.receive_until(lambda m: m.get("READY") == "1", process, timeout=10)
+        assert "reloaded" in reloaded.get("STATUS", "")
+
+        # Stop while a word is being spelled: it must be completed, not lost.
+        status = systemd.receive_until(
+            lambda m: m.get("STATUS", "").startswith("word: HEL"), process, timeout=60
+        )
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=30)
+        stop_s = time.monotonic() - sent
+        systemd.drain()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        systemd.close()
+
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert returncode == 0, stderr
+    assert "stopping (SIGTERM)" in stderr  # not the end of the replay
+    watchdogs = [m for m in systemd.messages[ready_at:] if m.get("WATCHDOG") == "1"]
+    assert len(watchdogs) >= 2
+    statuses = [m["STATUS"] for m in systemd.messages if "STATUS" in m]
+    assert any("fps" in s for s in statuses)
+    assert systemd.messages[-1] == {"STOPPING": "1"}
+    # The word being spelled when SIGTERM came (HEL, HELL or HELLO) is in the transcript.
+    spelled = status["STATUS"].split(";")[0].removeprefix("word: ")
+    lines = (tmp_path / "transcript.txt").read_text().splitlines()
+    assert len(lines) == 1, lines
+    stamp, word = lines[0].split("\t")
+    assert word.startswith(spelled) and "HELLO".startswith(word)
+    assert f"word: {word}" in stderr
+    print(f"stopped {stop_s:.2f} s after SIGTERM")  # shown with pytest -s
+
+
+def test_daemon_without_notify_socket_runs_and_exits_cleanly(tmp_path: Path) -> None:
+    """Outside systemd (NOTIFY_SOCKET unset) the notifier is silent and nothing breaks."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    process = _start_daemon(tmp_path, env, "--max-seconds", "2")
+    returncode = process.wait(timeout=120)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert returncode == 0, stderr
+    assert "cannot notify systemd" not in stderr
+
+
+def test_daemon_refuses_root_without_permission(tmp_path: Path) -> None:
+    """As root and without --allow-root: one clear line, exit code 2, no traceback.
+    (As an ordinary user the same command simply runs.)"""
+    command = [
+        str(SIGN2SOUND),
+        "run",
+        "--set",
+        f"camera.source=replay:{SAMPLE}",
+        "--set",
+        f"transcript.path={tmp_path / 'transcript.txt'}",
+        "--max-seconds",
+        "1",
+    ]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr
+    if os.geteuid() == 0:
+        assert result.returncode == 2
+        assert "refusing to run as root" in result.stderr
+        assert "--allow-root" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
