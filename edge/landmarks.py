@@ -11,7 +11,10 @@ uint8 (truncated, wrong type), and landmarks that come back NaN or infinite coun
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +33,26 @@ class LandmarkModelError(Sign2SoundError):
 
 class FrameError(ValueError):
     """A frame the landmark stage cannot use (says what is wrong with it)."""
+
+
+@contextlib.contextmanager
+def _tensorflow_hidden() -> Iterator[None]:
+    """Import MediaPipe as on the device, where TensorFlow is not installed.
+
+    mediapipe's tasks import `tensorflow.tools.docs` when TensorFlow is importable (only for an
+    API docs generator): on a development machine with the training extra that loads all of
+    TensorFlow, seconds of start-up and hundreds of MB the daemon never needs. Marking it absent
+    for the duration of the import makes mediapipe take its own fallback; nothing else changes.
+    """
+    if "tensorflow" in sys.modules:
+        yield
+        return
+    sys.modules["tensorflow"] = None  # type: ignore[assignment]  # an import now raises
+    try:
+        yield
+    finally:
+        if "tensorflow" in sys.modules and sys.modules["tensorflow"] is None:
+            del sys.modules["tensorflow"]
 
 
 def check_frame(image: object) -> np.ndarray:
@@ -62,7 +85,8 @@ class HandTracker:
                 f"{self.model_path}: hand landmark model not found "
                 "(models/build_hand_landmarker.sh rebuilds it)"
             )
-        from mediapipe.tasks.python import BaseOptions, vision
+        with _tensorflow_hidden():
+            from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.HandLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_path)),
