@@ -475,3 +475,51 @@ def test_no_frame_is_written_unless_debug_frames_are_asked_for(tmp_path: Path, s
         assert [name[-5] for name in images] == list("HELLO")  # time-stamped, one per letter
     else:
         assert images == []
+
+
+def test_short_soak_every_word_reaches_the_transcript_and_nothing_grows(tmp_path: Path) -> None:
+    """Thirty HELLOs replayed as fast as possible (about 6 minutes of signing): every decoded
+    word is in the transcript, the speech queue stayed within its bound and memory is flat."""
+    import psutil
+
+    copies = 30
+    lines = DEMO_CSV.read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    columns = header.split(",")
+    i_frame, i_t = columns.index("frame"), columns.index("t_ms")
+    span = int(rows[-1].split(",")[i_frame]) + 30  # each copy, then 2 s without a hand
+    out = [header]
+    for copy in range(copies):
+        for row in rows:
+            cells = row.split(",")
+            frame = int(cells[i_frame]) + copy * span
+            cells[i_frame], cells[i_t] = str(frame), str(round(frame * 1000 / 15))
+            out.append(",".join(cells))
+    csv_path = tmp_path / "soak.csv"
+    csv_path.write_text("\n".join(out) + "\n")
+
+    config = make_config(tmp_path, speech={"queue_size": 4})
+    process = psutil.Process()
+    rss = []
+
+    def on_event(event) -> None:
+        if event.kind == "word":
+            rss.append(process.memory_info().rss)
+
+    sink = WavFileSink(tmp_path / "speech.wav")
+    daemon = Daemon(
+        config,
+        source=LandmarkReplaySource(csv_path, realtime=False),
+        player=sink,
+        on_event=on_event,
+    )
+    summary = daemon.run()
+    assert summary.words == ["HELLO"] * copies
+    assert transcript_words(config) == summary.words
+    assert daemon.speaker.queue_high_water <= 4
+    assert daemon.speaker.spoken + daemon.speaker.dropped + daemon.speaker.failed == (
+        copies * 6  # five letter beeps and one word each
+    )
+    assert summary.dropped_frames == 0 and summary.frames == copies * span - 30 + 1
+    growth_mb = (rss[-1] - rss[5]) / 2**20  # after warm-up
+    assert growth_mb < 10, f"RSS grew {growth_mb:.1f} MB over {copies - 5} words"
