@@ -111,6 +111,11 @@ class Daemon:
         # Fail fast, before any device is touched: the model (checksum), then the source spec.
         self.classifier = classifier or load_classifier(config)
         self.source = source or source_from_config(config)
+        if not self.source.live:
+            # a video file or replay that cannot be read fails here, in one line, before
+            # MediaPipe is loaded; a camera is retried by the capture thread instead
+            self.source.open()
+            self.source.close()
         self._owns_tracker = False
         if tracker is None and not getattr(self.source, "gives_observations", False):
             from edge.landmarks import HandTracker

@@ -523,3 +523,13 @@ def test_short_soak_every_word_reaches_the_transcript_and_nothing_grows(tmp_path
     assert summary.dropped_frames == 0 and summary.frames == copies * span - 30 + 1
     growth_mb = (rss[-1] - rss[5]) / 2**20  # after warm-up
     assert growth_mb < 10, f"RSS grew {growth_mb:.1f} MB over {copies - 5} words"
+
+
+def test_a_missing_video_or_replay_is_named_before_anything_starts(tmp_path: Path, capsys):
+    for source, message in [
+        (tmp_path / "gone.mp4", "gone.mp4: no such file"),
+        (f"replay:{tmp_path / 'gone.csv'}", "gone.csv: no such file"),
+    ]:
+        code = cli.main(["run", "--allow-root", "--set", f"camera.source={source}"])
+        err = capsys.readouterr().err
+        assert code == 1 and message in err and "Traceback" not in err
