@@ -155,8 +155,9 @@ SIGN2SOUND = Path(sys.executable).parent / "sign2sound"
 class FakeSystemd:
     """The systemd side of sd_notify: a real AF_UNIX datagram socket collecting messages."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, daemon_log: Path) -> None:
         self.path = path
+        self.daemon_log = daemon_log  # shown when something is missing
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
         self.messages: list[dict[str, str]] = []
@@ -169,13 +170,19 @@ class FakeSystemd:
             try:
                 data = self.sock.recv(4096).decode()
             except TimeoutError:
-                assert process.poll() is None, f"sign2sound exited early ({process.returncode})"
+                if process.poll() is not None:
+                    raise AssertionError(
+                        f"sign2sound exited early ({process.returncode}); received "
+                        f"{self.messages}; log:\n{self.daemon_log.read_text()[-3000:]}"
+                    ) from None
                 continue
             message = dict(line.split("=", 1) for line in data.splitlines())
             self.messages.append(message)
             if done(message):
                 return message
-        raise AssertionError(f"timed out; received {self.messages}")
+        raise AssertionError(
+            f"timed out; received {self.messages}; log:\n{self.daemon_log.read_text()[-3000:]}"
+        )
 
     def drain(self) -> None:
         self.sock.settimeout(0.5)
@@ -216,7 +223,7 @@ def _start_daemon(tmp_path: Path, env: dict[str, str], *extra: str) -> subproces
 def test_daemon_under_systemd_ready_watchdog_status_reload_then_sigterm(tmp_path: Path) -> None:
     """READY after the first frame, WATCHDOG pings, STATUS with the word, RELOADING on SIGHUP,
     then SIGTERM mid-word: STOPPING=1, exit code 0, and the word in progress in the transcript."""
-    systemd = FakeSystemd(tmp_path / "notify.sock")
+    systemd = FakeSystemd(tmp_path / "notify.sock", tmp_path / "stderr.txt")
     env = dict(os.environ, NOTIFY_SOCKET=str(systemd.path), WATCHDOG_USEC="1000000")
     env.pop("WATCHDOG_PID", None)
     env.pop("STATE_DIRECTORY", None)
