@@ -12,7 +12,9 @@ Promises the loop keeps:
   stopped is completed, not dropped;
 - a camera that fails is reopened with backoff by the capture thread while the decoder keeps the
   word being spelled; the outage is logged once and shown in STATUS=;
-- READY=1 goes to systemd after the first frame went through the whole pipeline; WATCHDOG=1 is
+- READY=1 goes to systemd after the first frame went through the whole pipeline, or as soon as
+  the camera is found missing at start (so a box booted without its camera keeps retrying
+  instead of failing its start-up timeout); WATCHDOG=1 is
   sent from this loop (so a hung loop is restarted), STATUS= shows the word and the frame rate;
 - SIGTERM/SIGINT stop the loop between frames; SIGHUP re-reads the config file and applies the
   settings that can change live (decoder, speech, transcript path).
@@ -208,9 +210,15 @@ class Daemon:
                     self._save_debug_frame(frame, events)
                 self._handle_events(events)
                 if not self.summary.ready:
-                    self.summary.ready = True
-                    self.notifier.ready(status="listening")
-                    log.info("first frame processed: ready")
+                    self._become_ready("listening", "first frame processed: ready")
+            elif not self.summary.ready and self.capture.stats.outages:
+                # A box that boots before its camera is plugged in must not end up 'failed':
+                # the daemon is healthy and retrying, so tell systemd it is up and say why
+                # it does not listen yet (STATUS=); the watchdog keeps covering the loop.
+                self._become_ready(
+                    "camera not available, retrying",
+                    "camera not available at start: ready, retrying in the background",
+                )
             self.notifier.watchdog_if_due(now)
             if now - self._status_t >= self.config.service.status_interval_s:
                 self._send_status(now)
@@ -219,6 +227,11 @@ class Daemon:
                 self.transcript.retry()
         self.summary.stop_reason = signals.stop_reason or "stop requested"
         log.info("stopping (%s)", self.summary.stop_reason)
+
+    def _become_ready(self, status: str, message: str) -> None:
+        self.summary.ready = True
+        self.notifier.ready(status=status)
+        log.info(message)
 
     def _handle_events(self, events: list[DecoderEvent]) -> None:
         for event in events:

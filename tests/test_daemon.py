@@ -214,9 +214,11 @@ def test_a_camera_that_yields_nothing_keeps_retrying_and_says_so(tmp_path: Path)
     summary = daemon.run()
     messages = notify.messages()
     notify.close()
-    assert not summary.ready and summary.frames == 0
+    assert summary.frames == 0
     assert summary.camera_outages == 1
-    assert not any("READY=1" in m for m in messages)
+    # up (READY once, saying why it does not listen) rather than failing systemd's start timeout
+    assert summary.ready
+    assert messages.count("READY=1\nSTATUS=camera not available, retrying") == 1
     assert any(
         "camera lost, retrying: camera device 97: cannot open the device" in m for m in messages
     )
