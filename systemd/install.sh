@@ -198,7 +198,7 @@ install_program() {
       --exclude=/.ruff_cache --exclude='*.egg-info' "$SRC_DIR/" "$APP_DIR/"
   fi
 
-  step "create the venv $VENV (with apt's picamera2 and lgpio)"
+  step "create the venv $VENV (it sees apt's Python packages)"
   # /usr/bin/python3 on purpose: apt's picamera2/lgpio are built for the system Python.
   if [ -x "$VENV/bin/python" ] \
     && grep -q '^include-system-site-packages *= *true' "$VENV/pyvenv.cfg" 2>/dev/null; then
@@ -217,10 +217,11 @@ install_program() {
     step "pin numpy 1.x for Bookworm's picamera2"
     run "$VENV/bin/uv" pip install --python "$VENV/bin/python" "${BOOKWORM_PINS[@]}"
   fi
-  if [ "$pi_packages" -eq 1 ]; then
-    step "check that the venv sees apt's picamera2 and lgpio"
-    run "$VENV/bin/python" -c "import picamera2, lgpio"
-  fi
+  # Catches a numpy ABI mismatch (apt's picamera2 vs the venv's numpy) now, not at first boot.
+  local imports="numpy, cv2, mediapipe.tasks.python.vision, ai_edge_litert.interpreter"
+  if [ "$pi_packages" -eq 1 ]; then imports+=", picamera2, lgpio"; fi
+  step "check that the venv imports the whole stack"
+  run "$VENV/bin/python" -c "import $imports"
   step "compile the bytecode"
   # The service cannot write to /opt (ProtectSystem=strict): compile the bytecode now.
   run "$VENV/bin/python" -m compileall -q "$APP_DIR/edge"
