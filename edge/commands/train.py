@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder to write")
     parser.add_argument("--arch", default="cnn", choices=("cnn", "gru", "lstm"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--per-class", type=int, default=2000, help="training windows per letter")
+    parser.add_argument("--per-class", type=int, default=3000, help="training windows per letter")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--patience", type=int, default=5, help="early-stopping patience")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -52,6 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_names,
         default=DEFAULT_TEST,
         help="comma-separated sources kept out of training entirely ('' = none)",
+    )
+    parser.add_argument(
+        "--loso",
+        type=_names,
+        default=None,
+        metavar="SOURCES",
+        help="leave-one-source-out instead: one model per listed source ('all' = every source) "
+        "trained without it and scored on it; writes OUT/loso.json",
     )
 
 
@@ -81,6 +89,14 @@ def main(args: argparse.Namespace) -> int:
         val_sources=args.val_sources,
         test_sources=args.test_sources,
     )
+    if args.loso is not None:
+        from edge.training.loso import leave_one_source_out
+
+        sources = None if args.loso in ((), ("all",)) else list(args.loso)
+        results = leave_one_source_out(table, config, args.out, sources)
+        for src, entry in results.items():
+            print(f"held out {src}: top-1 {entry['top1']:.4f} ({entry['windows']} windows)")
+        return 0
     summary = train(table, config, args.out)
     summary["data"] = [str(p) for p in paths]
     (args.out / "run.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -7,7 +7,7 @@ convert to TFLite without TensorList ops (see ../shared/DESIGN.md).
 
 from __future__ import annotations
 
-ARCHITECTURES = ("cnn", "cnn_wide", "gru", "lstm")
+ARCHITECTURES = ("cnn", "gru", "lstm")
 
 
 def build_model(arch: str, steps: int, channels: int, n_classes: int, *, dropout: float = 0.3):
@@ -22,16 +22,6 @@ def build_model(arch: str, steps: int, channels: int, n_classes: int, *, dropout
         x = layers.Conv1D(64, 3, strides=2, padding="same", activation="relu")(x)
         x = layers.Conv1D(96, 3, strides=2, padding="same", activation="relu")(x)
         x = layers.Flatten()(x)  # keeps WHEN things happen: the label is about the window's end
-        x = layers.Dropout(dropout)(x)
-        x = layers.Dense(96, activation="relu")(x)
-        x = layers.Dropout(dropout)(x)
-    elif arch == "cnn_wide":
-        # a per-frame handshape layer (1x1 convolution) before the temporal ones
-        x = layers.Conv1D(96, 1, activation="relu")(inp)
-        x = layers.Conv1D(64, 3, padding="same", activation="relu")(x)
-        x = layers.Conv1D(64, 3, strides=2, padding="same", activation="relu")(x)
-        x = layers.Conv1D(96, 3, strides=2, padding="same", activation="relu")(x)
-        x = layers.Flatten()(x)
         x = layers.Dropout(dropout)(x)
         x = layers.Dense(96, activation="relu")(x)
         x = layers.Dropout(dropout)(x)
