@@ -432,7 +432,10 @@ def pipeline_tables(report: dict[str, Any]) -> list[Any]:
     if letters:
         delay = letters.get("delay_s") or {}
         run_rows += [
-            ["letters expected / recognised", f"{letters['expected']} / {letters['recognised']}"],
+            [
+                "letters expected / recognised",
+                f"{letters['expected']} / {_clip(letters['recognised'])}",
+            ],
             [
                 "letters matched",
                 f"{letters.get('matched', 0)} of {letters.get('expected_count', 0)}",
@@ -443,13 +446,13 @@ def pipeline_tables(report: dict[str, Any]) -> list[Any]:
             ],
         ]
     words = report["events"].get("words") or []
-    run_rows.append(
-        [
-            "words completed",
-            " ".join(words[:8]) + (" ..." if len(words) > 8 else "") if words else "-",
-        ]
-    )
+    run_rows.append(["words completed", _clip(" ".join(words)) if words else "-"])
     return [stage_table, Table("Throughput, memory, CPU, letters", ["figure", "value"], run_rows)]
+
+
+def _clip(text: str, width: int = 40) -> str:
+    """Long letter strings of a soak shortened for the table (the JSON keeps them whole)."""
+    return text if len(text) <= width else f"{text[: width - 16]} ... ({len(text)} chars)"
 
 
 def _make_pipeline(config: Any, tracker: Any) -> Any:
