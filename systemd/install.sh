@@ -13,9 +13,9 @@
 #   --no-start        install and enable the service, but do not (re)start it now
 #   --prefix DIR      with --dry-run only: show the paths under DIR (used by the tests)
 #
-# What it does: apt packages -> copy of this checkout in /opt/sign2sound -> a venv with the
-# system site packages (apt's picamera2 and lgpio) and the locked dependencies of uv.lock ->
-# the 'sign2sound' system user -> /etc/sign2sound/config.yaml (an existing one is never
+# What it does: apt packages -> the 'sign2sound' system user -> a copy of this checkout in
+# /opt/sign2sound -> a venv with the system site packages (apt's picamera2 and lgpio) and the
+# locked dependencies of uv.lock -> /etc/sign2sound/config.yaml (an existing one is never
 # overwritten) -> the unit -> systemctl enable + restart. Logs: journalctl -u sign2sound -f
 set -euo pipefail
 
@@ -36,7 +36,7 @@ pi_packages=1
 start=1
 prefix=""
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 die() { echo "install.sh: error: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do

@@ -319,3 +319,10 @@ def test_real_install_needs_root() -> None:
     assert result.returncode == 1
     assert "run as root" in result.stderr
     assert "apt-get" not in result.stdout
+
+
+def test_help_prints_the_usage_only() -> None:
+    result = subprocess.run(["bash", str(INSTALL), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "--uninstall --purge" in result.stdout and "--dry-run" in result.stdout
+    assert "set -euo" not in result.stdout and not result.stdout.startswith("!")
