@@ -173,12 +173,14 @@ class Daemon:
         started = time.monotonic()
         self._status_t = started
         self.notifier.status(f"starting: waiting for the first frame from {self.source.name}")
-        try:
-            with self.signals:
+        # _shutdown runs inside the signal context too: a second SIGTERM or a SIGHUP during the
+        # speech drain only sets a flag instead of killing the process mid-shutdown.
+        with self.signals:
+            try:
                 self.capture.start()
                 self._loop(started)
-        finally:
-            self._shutdown()
+            finally:
+                self._shutdown()
         if self.capture.error is not None:
             raise self.capture.error
         return self.summary
