@@ -326,3 +326,21 @@ def test_help_prints_the_usage_only() -> None:
     assert result.returncode == 0
     assert "--uninstall --purge" in result.stdout and "--dry-run" in result.stdout
     assert "set -euo" not in result.stdout and not result.stdout.startswith("!")
+
+
+def test_readme_deploy_section_covers_what_a_new_user_needs() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert "## Deploy on a Raspberry Pi" in readme
+    section = readme.split("## Deploy on a Raspberry Pi", 1)[1].split("\n## ", 1)[0]
+    for needed in (
+        "sudo systemd/install.sh",
+        "--dry-run",
+        "camera.source",
+        "aplay -l",
+        "speech.alsa_device",
+        "gpio.pin",
+        "check-config --config /etc/sign2sound/config.yaml",
+        "journalctl -u sign2sound",
+        "--uninstall",
+    ):
+        assert needed in section, f"README deploy section lacks {needed!r}"
