@@ -24,9 +24,13 @@ SERVICE=sign2sound.service
 SERVICE_USER=sign2sound
 # Same uv as .ci/setup (tests/test_systemd.py checks they agree): the lock CI tested.
 UV_VERSION=0.13.9
-# apt's picamera2 on Bookworm is built against numpy 1.x; these work with mediapipe 1.2 and
-# ai-edge-litert 2.3 (see DESIGN.md). Trixie's picamera2 uses numpy 2: no pin there.
-BOOKWORM_PINS=("numpy==1.24.2" "opencv-python-headless<4.12")
+# apt's picamera2 on Bookworm is built against numpy 1.x (Bookworm ships 1.24.2). With numpy
+# 1.24.2 the locked opencv (needs numpy 2), matplotlib 3.11 (imported by mediapipe; needs >= 1.25)
+# and ml-dtypes 0.6 (imported by ai-edge-litert; needs numpy.exceptions, 1.25+) do not import, so
+# they step back too. Checked with Python 3.11: the demo video still gives HELLO through
+# MediaPipe and LiteRT, and `uv pip check` reports only the two overrides of pyproject.toml.
+# Trixie's picamera2 uses numpy 2: no pin there.
+BOOKWORM_PINS=("numpy==1.24.2" "opencv-python-headless<4.12" "matplotlib<3.10" "ml-dtypes<0.5")
 OS_RELEASE=${SIGN2SOUND_OS_RELEASE:-/etc/os-release}
 
 dry_run=0

@@ -230,7 +230,13 @@ def test_dry_run_prints_every_install_step_and_changes_nothing(tmp_path: Path) -
     assert has(f"/usr/bin/python3 -m venv --system-site-packages {venv}")
     assert has("pip install", "uv==")
     assert has(f"UV_PROJECT_ENVIRONMENT={venv}", "uv sync --frozen --inexact", f"--project {app}")
-    assert has("uv pip install", "numpy==1.24.2", "'opencv-python-headless<4.12'")
+    assert has(
+        "uv pip install",
+        "numpy==1.24.2",
+        "'opencv-python-headless<4.12'",
+        "'matplotlib<3.10'",
+        "'ml-dtypes<0.5'",
+    )
     assert has(
         "import numpy, cv2, mediapipe.tasks.python.vision, ai_edge_litert.interpreter, "
         "picamera2, lgpio"
