@@ -248,6 +248,8 @@ install_config() {
 install_unit() {
   step "install and start the service"
   run install -m 0644 "$APP_DIR/systemd/$SERVICE" "$UNIT_DIR/$SERVICE"
+  # Unknown keys or bad values only warn in systemd; show them here rather than in the journal.
+  run systemd-analyze verify "$UNIT_DIR/$SERVICE"
   run systemctl daemon-reload
   run systemctl enable "$SERVICE"
   if [ "$start" -eq 0 ]; then

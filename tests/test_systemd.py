@@ -244,6 +244,7 @@ def test_dry_run_prints_every_install_step_and_changes_nothing(tmp_path: Path) -
     assert has(f"install -m 0644 {app}/config.yaml {prefix}/etc/sign2sound/config.yaml")
     assert has("check-config --config", f"{prefix}/etc/sign2sound/config.yaml")
     assert has(f"{prefix}/etc/systemd/system/sign2sound.service")
+    assert has(f"systemd-analyze verify {prefix}/etc/systemd/system/sign2sound.service")
     assert cmds[-4:] == [
         "systemctl daemon-reload",
         "systemctl enable sign2sound.service",
