@@ -49,7 +49,9 @@ class SystemdNotifier:
             )
         usec: int | None = None
         try:
-            usec = int(env.get("WATCHDOG_USEC", "")) or None
+            usec = int(env.get("WATCHDOG_USEC", ""))
+            if usec <= 0:
+                usec = None
             pid = env.get("WATCHDOG_PID", "")
             if pid and int(pid) != os.getpid():
                 usec = None  # the watchdog is meant for another process (e.g. a wrapper)

@@ -109,8 +109,9 @@ def test_watchdog_interval_is_half_of_watchdog_usec() -> None:
     assert SystemdNotifier.from_environment(env_for_us).watchdog_interval_s() == 10.0
     env_for_other = dict(env, WATCHDOG_PID=str(os.getpid() + 1))
     assert SystemdNotifier.from_environment(env_for_other).watchdog_interval_s() is None
-    env_bad = dict(env, WATCHDOG_USEC="soon")
-    assert SystemdNotifier.from_environment(env_bad).watchdog_interval_s() is None
+    for bad in ("soon", "0", "-5"):
+        env_bad = dict(env, WATCHDOG_USEC=bad)
+        assert SystemdNotifier.from_environment(env_bad).watchdog_interval_s() is None
 
 
 def test_watchdog_if_due_pings_once_per_half_interval(path_socket) -> None:
