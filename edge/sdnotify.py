@@ -75,7 +75,10 @@ class SystemdNotifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._sock.sendto(message, self.address)
+            # never block the processing loop: if nobody reads the socket (a stalled systemd, a
+            # test), the kernel queue (net.unix.max_dgram_qlen, 10 here) fills and a blocking
+            # send would freeze recognition; a dropped STATUS is harmless, a frozen box is not
+            self._sock.sendto(message, socket.MSG_DONTWAIT, self.address)
         except OSError as exc:
             if not self._failed_once:
                 self._failed_once = True

@@ -128,3 +128,14 @@ def test_watchdog_if_due_pings_once_per_half_interval(path_socket) -> None:
         except TimeoutError:
             break
     assert received == [{"WATCHDOG": "1"}] * 3
+
+
+def test_a_socket_nobody_reads_never_blocks_the_caller(path_socket) -> None:
+    """A full kernel queue drops the message (reported once) instead of freezing the loop."""
+    env_value, sock = path_socket
+    notifier = SystemdNotifier.from_environment({"NOTIFY_SOCKET": env_value})
+    sent = [notifier.status(f"frame {i}") for i in range(500)]  # far past max_dgram_qlen
+    assert sent[0] is True
+    assert sent[-1] is False  # the queue is full and the send returned instead of blocking
+    assert _fields(sock) == {"STATUS": "frame 0"}  # what was queued is intact
+    notifier.close()
