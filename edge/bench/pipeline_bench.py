@@ -37,6 +37,7 @@ REPLAY_PREFIX = "replay:"
 WARMUP_FRAMES = 30
 CAMERA_FIRST_FRAME_TIMEOUT_S = 10.0
 CAMERA_DEFAULT_DURATION_S = 30.0
+EVENT_RECORD_BYTES = 120  # a (letter, t, latency) tuple with its two floats, or a word string
 OVERHEAD_TARGET_US = 1000.0
 RSS_DRIFT_TARGET_MB = 5.0
 RSS_DRIFT_MIN_RUN_S = 300.0  # drift over a short run says nothing about a leak
@@ -104,8 +105,8 @@ def _check_readable(path: Path, what: str) -> None:
 class _Samples:
     """One preallocated buffer per stage."""
 
-    def __init__(self, capacity: int) -> None:
-        self.buffers = {name: SampleBuffer(capacity) for name in STAGES}
+    def __init__(self) -> None:
+        self.buffers = {name: SampleBuffer() for name in STAGES}
 
     def nbytes(self) -> int:
         """Bytes of samples stored so far (what the bench itself adds to RSS as it runs)."""
@@ -170,115 +171,91 @@ def run_pipeline_bench(
     counters = pipeline.counters
     spans = load_truth(truth_path) if truth_path else []
 
-    samples = _Samples(capacity=4096)
-    monitor = ResourceMonitor(rss_interval_s, own_bytes=samples.nbytes)
-    clock = time.perf_counter_ns
+    samples = _Samples()
     accepted: list[tuple[str, float, float]] = []
-    events_seen = {"letter": 0, "word": 0}
     words: list[str] = []
-    frames = {"processed": 0, "measured": 0, "with_hand": 0, "passes": 0}
-    dropped_total = captured_total = 0
-    offset = 0.0
-    stream_end = 0.0
-    frame_dt = 1 / 30
+
+    def own_bytes() -> int:
+        # latency samples, plus about 120 bytes per accepted letter and word kept for the report
+        return samples.nbytes() + EVENT_RECORD_BYTES * (len(accepted) + len(words))
+
+    monitor = ResourceMonitor(rss_interval_s, own_bytes=own_bytes)
+    clock = time.perf_counter_ns
+    events_seen = {"letter": 0, "word": 0}
+    frames = {"processed": 0, "measured": 0, "with_hand": 0}
     bar = Progress(duration_s, "pipeline", enabled=progress)
     started = clock()
     steady_start = None
-    steady_frames = 0
     dropped_at_steady = 0
     interrupted = False
 
+    looping = _LoopingSource(new_source(), loop=duration_s is not None and not live)
+    capture = CaptureThread(
+        looping,
+        slot_size=config.camera.frame_slot_size,
+        retry_initial_s=config.camera.retry_initial_s,
+        retry_max_s=config.camera.retry_max_s,
+    )
     try:
+        capture.start()
         while True:
-            capture = CaptureThread(
-                new_source(),
-                slot_size=config.camera.frame_slot_size,
-                retry_initial_s=config.camera.retry_initial_s,
-                retry_max_s=config.camera.retry_max_s,
-            ).start()
-            frames["passes"] += 1
-            time_up = False
-            last_t = None
+            t_wait = clock()
             try:
-                while True:
-                    t_wait = clock()
-                    try:
-                        frame = capture.get(timeout=1.0)
-                    except EndOfStream:
-                        if capture.error is not None:
-                            raise capture.error from None
-                        break
-                    t_got = clock()
-                    if frame is None:
-                        if (
-                            live
-                            and frames["processed"] == 0
-                            and (t_got - started > CAMERA_FIRST_FRAME_TIMEOUT_S * 1e9)
-                        ):
-                            reason = capture.stats.last_error or "no frame arrived"
-                            raise BenchError(
-                                f"{capture.source.name}: no frame in "
-                                f"{CAMERA_FIRST_FRAME_TIMEOUT_S:.0f} s ({reason})"
-                            )
-                        continue
-                    t = frame.t + offset
-                    if last_t is not None and frame.t > last_t:
-                        frame_dt = frame.t - last_t
-                    last_t = frame.t
-                    frame.t = t
-                    if frame.observation is not None:
-                        frame.observation = replace(frame.observation, t=t)
-                    hands_before = counters.hands
-                    events, timings = pipeline.process_frame(frame, timing=True)
-                    t_done = clock()
-
-                    frames["processed"] += 1
-                    measuring = frames["processed"] > warmup_frames
-                    if frames["processed"] == warmup_frames + 1:
-                        monitor.mark_steady()
-                        steady_start = t_got
-                        dropped_at_steady = capture.stats.dropped + dropped_total
-                    if measuring:
-                        steady_frames += 1
-                        frames["measured"] += 1
-                        frames["with_hand"] += counters.hands - hands_before
-                        bufs = samples.buffers
-                        bufs["capture_wait"].append(t_got - t_wait)
-                        if frame.observation is None:
-                            bufs["landmarks"].append(timings.landmarks_ns)
-                        bufs["ring"].append(timings.ring_ns)
-                        bufs["decoder"].append(timings.decode_ns)
-                        overhead = timings.total_ns - timings.landmarks_ns
-                        bufs["overhead"].append(overhead)
-                        if timings.classify_ns > 0:  # 0 = no hand, the classifier did not run
-                            bufs["window"].append(timings.window_ns)
-                            bufs["classifier"].append(timings.classify_ns)
-                            bufs["overhead_classified"].append(overhead)
-                        bufs["end_to_end"].append(t_done - t_got)
-                    for event in events:
-                        kind = getattr(event, "kind", "")
-                        if kind in events_seen:
-                            events_seen[kind] += 1
-                        if kind == "letter":
-                            accepted.append((event.text, event.t, (t_done - t_got) / 1e9))
-                        elif kind == "word":
-                            words.append(event.text)
-                    monitor.poll()
-                    elapsed = (clock() - started) / 1e9
-                    bar.update(elapsed if duration_s else 0.0, f"{frames['processed']} frames")
-                    if duration_s is not None and elapsed >= duration_s:
-                        time_up = True
-                        break
-            finally:
-                capture.stop()
-                dropped_total += capture.stats.dropped
-                captured_total += capture.stats.captured
-            if time_up or duration_s is None or live:
+                frame = capture.get(timeout=1.0)
+            except EndOfStream:
+                if capture.error is not None:
+                    raise capture.error from None
                 break
-            if last_t is None:
-                raise BenchError(f"{capture.source.name}: the source delivered no frame")
-            stream_end = last_t + frame_dt  # length of one complete pass
-            offset += stream_end
+            t_got = clock()
+            if frame is None:
+                if (
+                    live
+                    and frames["processed"] == 0
+                    and (t_got - started > CAMERA_FIRST_FRAME_TIMEOUT_S * 1e9)
+                ):
+                    reason = capture.stats.last_error or "no frame arrived"
+                    raise BenchError(
+                        f"{looping.name}: no frame in "
+                        f"{CAMERA_FIRST_FRAME_TIMEOUT_S:.0f} s ({reason})"
+                    )
+                continue
+            hands_before = counters.hands
+            events, timings = pipeline.process_frame(frame, timing=True)
+            t_done = clock()
+
+            frames["processed"] += 1
+            if frames["processed"] == warmup_frames + 1:
+                monitor.mark_steady()
+                steady_start = t_got
+                dropped_at_steady = capture.stats.dropped
+            if frames["processed"] > warmup_frames:
+                frames["measured"] += 1
+                frames["with_hand"] += counters.hands - hands_before
+                bufs = samples.buffers
+                bufs["capture_wait"].append(t_got - t_wait)
+                if frame.observation is None:
+                    bufs["landmarks"].append(timings.landmarks_ns)
+                bufs["ring"].append(timings.ring_ns)
+                bufs["decoder"].append(timings.decode_ns)
+                overhead = timings.total_ns - timings.landmarks_ns
+                bufs["overhead"].append(overhead)
+                if timings.classify_ns > 0:  # 0 = no hand, the classifier did not run
+                    bufs["window"].append(timings.window_ns)
+                    bufs["classifier"].append(timings.classify_ns)
+                    bufs["overhead_classified"].append(overhead)
+                bufs["end_to_end"].append(t_done - t_got)
+            for event in events:
+                if event.kind in events_seen:
+                    events_seen[event.kind] += 1
+                if event.kind == "letter":
+                    accepted.append((event.text, event.t, (t_done - t_got) / 1e9))
+                elif event.kind == "word":
+                    words.append(event.text)
+            monitor.poll()
+            elapsed = (clock() - started) / 1e9
+            bar.update(elapsed if duration_s else 0.0, f"{frames['processed']} frames")
+            if duration_s is not None and elapsed >= duration_s:
+                break
         for event in pipeline.finish():  # a word still being spelled at the end counts
             if event.kind == "word":
                 words.append(event.text)
@@ -286,6 +263,7 @@ def run_pipeline_bench(
     except KeyboardInterrupt:
         interrupted = True  # Ctrl-C ends a long run early: report what was measured
     finally:
+        capture.stop()
         bar.close()
         if tracker is not None:
             tracker.close()
@@ -294,7 +272,7 @@ def run_pipeline_bench(
     resources = monitor.summary()
     steady_wall_s = (ended - steady_start) / 1e9 if steady_start else None
     summaries = samples.summaries()
-    period = stream_end if stream_end > 0 else None  # set once a pass completed and looped
+    period = looping.period  # set once a pass completed and the source looped
     until = pipeline.last_t
     letters = match_letters(spans, accepted, period, until) if spans else None
     if frames["processed"] <= warmup_frames:
@@ -302,6 +280,7 @@ def run_pipeline_bench(
             f"only {frames['processed']} frames were processed, all of them warm-up "
             f"({warmup_frames}); run longer (--duration) or use a longer source"
         )
+    dropped_total = capture.stats.dropped
     dropped_steady = dropped_total - dropped_at_steady
 
     overhead = summaries.get("overhead_classified") or summaries.get("overhead") or {}
@@ -348,13 +327,13 @@ def run_pipeline_bench(
             "processed": frames["processed"],
             "measured": frames["measured"],
             "with_hand": frames["with_hand"],
-            "captured": captured_total,
+            "captured": capture.stats.captured,
             "dropped": dropped_total,
             "dropped_after_warmup": dropped_steady,
-            "passes": frames["passes"],
+            "passes": looping.passes,
             "run_s": run_s,
             "steady_wall_s": steady_wall_s,
-            "sustained_fps": steady_frames / steady_wall_s if steady_wall_s else None,
+            "sustained_fps": frames["measured"] / steady_wall_s if steady_wall_s else None,
         },
         **resources,
         "events": {**events_seen, "words": words},
@@ -448,6 +427,54 @@ def pipeline_tables(report: dict[str, Any]) -> list[Any]:
     words = report["events"].get("words") or []
     run_rows.append(["words completed", _clip(" ".join(words)) if words else "-"])
     return [stage_table, Table("Throughput, memory, CPU, letters", ["figure", "value"], run_rows)]
+
+
+class _LoopingSource:
+    """Plays a finite source (video file, replay) again and again, shifted in time.
+
+    One capture thread reads it for the whole run, as the daemon reads a camera; each pass is
+    offset by the length of the ones before, so MediaPipe's VIDEO mode, the ring and the decoder
+    see one monotonic stream. Live sources and single passes go through unchanged.
+    """
+
+    def __init__(self, inner: Any, *, loop: bool) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.live = inner.live
+        self.paced = inner.paced
+        self.loop = loop
+        self.passes = 0
+        self.period: float | None = None
+        self._offset = 0.0
+        self._last_t: float | None = None
+        self._dt = 1 / 30
+
+    def open(self) -> None:
+        self.inner.open()
+        self.passes += 1
+
+    def read(self) -> Any:
+        frame = self.inner.read()
+        if frame is None and self.loop and self._last_t is not None:
+            self.period = self._last_t + self._dt
+            self._offset += self.period
+            self._last_t = None
+            self.inner.close()
+            self.open()
+            frame = self.inner.read()
+        if frame is None:
+            return None
+        if self._last_t is not None and frame.t > self._last_t:
+            self._dt = frame.t - self._last_t
+        self._last_t = frame.t
+        if self._offset:
+            frame.t += self._offset
+            if frame.observation is not None:
+                frame.observation = replace(frame.observation, t=frame.t)
+        return frame
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _clip(text: str, width: int = 40) -> str:

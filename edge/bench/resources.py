@@ -5,7 +5,7 @@ RSS is sampled on the benchmark's own loop every `interval_s` (no extra thread t
 figures). "Steady" RSS excludes the warm-up, when models, graph caches and the first buffers are
 still being allocated; drift compares the start of the steady part with its end, which is what a
 per-frame leak would move, and a least-squares slope says how fast. Drift and slope are judged on
-RSS minus the benchmark's own growing sample buffers (8 bytes per stage per frame).
+RSS minus what the benchmark itself keeps growing (its latency samples and event records).
 """
 
 from __future__ import annotations
