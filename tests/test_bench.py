@@ -454,3 +454,19 @@ def test_pipeline_all_warmup_is_an_error_and_compare_reads_pipeline_results(
     model_json.write_text(json.dumps({**json.loads(Path(paths[0]).read_text()), "kind": "model"}))
     rc, _, err = run_cli(["compare", paths[0], str(model_json)], capsys)
     assert rc == 1 and "different kinds" in err
+
+
+def test_pipeline_loops_a_short_source_until_the_duration(
+    pipeline_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["pipeline", "--source", f"replay:{DEMO_REPLAY}", *pipeline_args, "--warmup", "5"]
+    rc, out, _ = run_cli([*argv, "--duration", "1.5", "--json", "-"], capsys)
+    assert rc == 0
+    report = json.loads(out)
+    frames, letters = report["frames"], report["letters"]
+    one_pass = max(int(line.split(",")[-3]) for line in DEMO_REPLAY.read_text().splitlines()[1:])
+    assert frames["passes"] >= 2 and frames["processed"] > one_pass + 1
+    assert frames["run_s"] >= 1.5
+    # the truth repeats once per pass (HELLO: 5 letters), the last pass counting only the
+    # letters that were over before the run ended
+    assert 5 * (frames["passes"] - 1) <= letters["expected_count"] <= 5 * frames["passes"]
