@@ -1,0 +1,141 @@
+"""Small shared pieces of the reliability tests (test_faults, test_soak, test_privacy).
+
+Everything here builds REAL inputs: configs from the real config.yaml, landmark streams cut from
+the bundled recording of HELLO (models/demo/hello_landmarks.csv, real MediaPipe landmarks of one
+signer, see models/demo/README.md), and a real AF_UNIX datagram socket standing in for systemd.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.config import REPO_ROOT, Config, load_config
+from edge.sdnotify import SystemdNotifier
+
+DEMO_CSV = REPO_ROOT / "models" / "demo" / "hello_landmarks.csv"
+DEMO_VIDEO = REPO_ROOT / "models" / "demo" / "hello.mp4"
+DEMO_FPS = 15.0
+
+
+def make_config(tmp_path: Path, **sections: dict) -> Config:
+    """The shipped defaults with the transcript in tmp_path and the given sections changed."""
+    config = load_config()
+    changes = {"transcript": {"path": str(tmp_path / "transcript.txt")}, **sections}
+    for name, values in changes.items():
+        section = dataclasses.replace(getattr(config, name), **values)
+        config = dataclasses.replace(config, **{name: section})
+    return config
+
+
+def transcript_words(path: Path) -> list[str]:
+    """The words of a transcript file, in order ([] when the file does not exist)."""
+    if not path.exists():
+        return []
+    return [line.split("\t")[1] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def repeated_replay_csv(
+    path: Path,
+    repeats: int,
+    gap_frames: int = 30,
+    edit: Callable[[int, dict[str, str]], None] | None = None,
+) -> Path:
+    """The recorded HELLO `repeats` times as one sequence, each copy starting `gap_frames` (2 s at
+    15 fps) after the previous one ends, so every word ends because the hand is gone. `edit(i,
+    row)` may change row i (0-based over the whole stream) in place, e.g. to inject NaN."""
+    with DEMO_CSV.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    span = int(rows[-1]["frame"]) + gap_frames
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        i = 0
+        for copy in range(repeats):
+            for row in rows:
+                out = dict(row)
+                frame = int(row["frame"]) + copy * span
+                out["frame"] = str(frame)
+                out["t_ms"] = str(round(frame * 1000 / DEMO_FPS))
+                out["sequence"] = "soak"
+                if edit is not None:
+                    edit(i, out)
+                writer.writerow(out)
+                i += 1
+    return path
+
+
+class NotifySocket:
+    """A real AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET, drained by a
+    thread as systemd would: a datagram socket nobody reads fills after a few messages, and then
+    the daemon's blocking sendto() would wait (or fail) instead of the test reading it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.1)
+        self._received: list[str] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._drain, name="notify-socket", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while not self._closed.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._received.append(data.decode())
+
+    def messages(self) -> list[str]:
+        """Every datagram received so far, in order."""
+        with self._lock:
+            return list(self._received)
+
+    def close(self) -> None:
+        """Read what is still queued, then close the socket; `messages()` stays available."""
+        self._closed.set()
+        self._thread.join(5)
+        self.sock.setblocking(False)
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                break
+            with self._lock:
+                self._received.append(data.decode())
+        self.sock.close()
+
+
+class WatchedNotifier(SystemdNotifier):
+    """The real notifier (datagrams to a NotifySocket) that also lets a test wait until a STATUS=
+    line containing some text has been sent, instead of sleeping and hoping."""
+
+    def __init__(self, address: str, watchdog_usec: int | None = None) -> None:
+        super().__init__(address, watchdog_usec)
+        self.statuses: list[str] = []
+        self._cond = threading.Condition()
+
+    def status(self, text: str) -> bool:
+        with self._cond:
+            self.statuses.append(text)
+            self._cond.notify_all()
+        return super().status(text)
+
+    def wait_for_status(self, needle: str, since: int, timeout: float = 30.0) -> bool:
+        """Wait until a STATUS sent after the first `since` ones contains `needle`."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: any(needle in s for s in self.statuses[since:]), timeout
+            )
