@@ -346,6 +346,27 @@ def _check_consistency(origin: str, config: Config) -> None:
         )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that rejects a key written twice in one mapping: PyYAML would silently
+    keep the last one, and a user who added a second `threshold:` lower down would wonder why
+    the first has no effect."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue  # `<<: *anchor` merges may be overridden by the keys written out
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' appears twice (first at line {seen[key]})",
+                    key_node.start_mark,
+                )  # fmt: skip
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_override(text: str) -> tuple[str, str, Any]:
     """Parse one `--set section.key=value` (value in YAML syntax: 0.8, true, null, 'text')."""
     if "=" not in text or "." not in text.split("=", 1)[0]:
@@ -370,8 +391,14 @@ def load_config(
         raise ConfigError(f"{cfg_path}: config file not found") from exc
     except OSError as exc:
         raise ConfigError(f"{cfg_path}: cannot read config file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{cfg_path}: line {line} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+            "save the file as UTF-8"
+        ) from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
