@@ -1,0 +1,268 @@
+"""Bad configuration and command-line input: one clear line naming the key or line, exit code 2,
+no traceback, for EVERY key.
+
+The cases are generated from edge/config.py's dataclasses (each key's type, bounds and choices),
+so a key added tomorrow is covered without touching this file. Every case goes through the real
+CLI entry point (`edge.cli.main`, as the console script calls it), both as a config file and as a
+`--set` override; one case of each kind also runs as a real `sign2sound run` process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from edge import cli
+from edge.config import SECTIONS
+
+BAD_CHOICE = "definitely-not-a-choice"
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One bad value for one key, and the words its error message must contain."""
+
+    section: str
+    key: str
+    value: Any
+    why: str
+    expected: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.section}.{self.key}={self.value!r} ({self.why})"
+
+
+def _base_type(typ: Any) -> tuple[type, bool]:
+    """(the declared type, whether null is allowed) of a config field's annotation."""
+    if typing.get_origin(typ) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        return args[0], len(args) < len(typing.get_args(typ))
+    return typ, False
+
+
+def _wrong_types(typ: type) -> list[tuple[Any, str]]:
+    if typ is bool:
+        return [("maybe", "expected true or false"), (1, "expected true or false")]
+    if typ is int:
+        return [("many", "expected a whole number"), (2.5, "expected a whole number")]
+    if typ is float:
+        return [
+            ("high", "expected a number"),
+            ([0.5], "expected a number"),
+            (float("nan"), "expected a finite number"),
+            (float("inf"), "expected a finite number"),
+        ]
+    if typ is str:
+        return [([1, 2], "expected text"), ({"a": 1}, "expected text")]
+    raise AssertionError(f"no wrong-type values for {typ}: add them here")
+
+
+def generate_cases() -> list[Case]:
+    cases = []
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for spec in dataclasses.fields(cls):
+            typ, nullable = _base_type(hints[spec.name])
+            meta = spec.metadata
+            for value, expected in _wrong_types(typ):
+                cases.append(Case(section, spec.name, value, "wrong type", expected))
+            if not nullable:
+                cases.append(Case(section, spec.name, None, "null", "a value is required"))
+            low, high = meta.get("min"), meta.get("max")
+            if low is not None:
+                below = typ(low) - 1
+                cases.append(Case(section, spec.name, below, "below minimum", "below the minimum"))
+            if high is not None:
+                above = typ(high) + 1
+                cases.append(Case(section, spec.name, above, "above maximum", "above the maximum"))
+            if meta.get("choices") is not None:
+                cases.append(Case(section, spec.name, BAD_CHOICE, "not a choice", "allowed values"))
+    return cases
+
+
+CASES = generate_cases()
+
+
+def test_every_key_has_a_wrong_type_case_and_every_bound_a_range_case() -> None:
+    """The generator keeps up with edge/config.py: nothing declared is left untested."""
+    for section, cls in SECTIONS.items():
+        for spec in dataclasses.fields(cls):
+            mine = [c for c in CASES if (c.section, c.key) == (section, spec.name)]
+            assert any(c.why == "wrong type" for c in mine), (section, spec.name)
+            if spec.metadata.get("min") is not None:
+                assert any(c.why == "below minimum" for c in mine), (section, spec.name)
+            if spec.metadata.get("max") is not None:
+                assert any(c.why == "above maximum" for c in mine), (section, spec.name)
+            if spec.metadata.get("choices") is not None:
+                assert any(c.why == "not a choice" for c in mine), (section, spec.name)
+    assert len(CASES) > 100
+
+
+@pytest.fixture
+def restore_logging():
+    """cli.main() points the root logger at the captured stderr; put it back afterwards."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_clear_line(code: int, out: str, err: str, *needles: str) -> str:
+    """Exit code 2, nothing on stdout, exactly one line on stderr containing every needle."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert out == ""
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert lines[0].startswith("sign2sound check-config: error: ")
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_bad_value_in_the_config_file_is_named(
+    case: Case, tmp_path: Path, capsys, restore_logging
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({case.section: {case.key: case.value}}))
+    code, out, err = run_cli(["check-config", "--config", str(path)], capsys)
+    assert_one_clear_line(code, out, err, str(path), f"{case.section}.{case.key}", case.expected)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_bad_value_given_with_set_is_named(case: Case, capsys, restore_logging) -> None:
+    value = yaml.safe_dump(case.value, default_flow_style=True).strip().removesuffix("...")
+    override = f"{case.section}.{case.key}={value.strip()}"
+    code, out, err = run_cli(["check-config", "--set", override], capsys)
+    assert_one_clear_line(code, out, err, f"{case.section}.{case.key}", case.expected)
+
+
+def test_an_unknown_key_in_every_section_is_named_with_the_allowed_ones(
+    tmp_path: Path, capsys, restore_logging
+) -> None:
+    for section, cls in SECTIONS.items():
+        path = tmp_path / f"{section}.yaml"
+        path.write_text(f"{section}:\n  no_such_key: 1\n")
+        code, out, err = run_cli(["check-config", "--config", str(path)], capsys)
+        some_key = dataclasses.fields(cls)[0].name
+        assert_one_clear_line(
+            code, out, err, str(path), f"unknown key '{section}.no_such_key'", some_key
+        )
+        code, out, err = run_cli(["check-config", "--set", f"{section}.no_such_key=1"], capsys)
+        assert_one_clear_line(code, out, err, f"unknown key '{section}.no_such_key'")
+
+
+# text of the file, what the message must say (the line number for YAML that does not parse)
+BAD_FILES = {
+    "empty": ("", "the file is empty"),
+    "only comments": ("# decoder:\n#   threshold: 0.8\n", "the file is empty"),
+    "unknown section": ("speaker:\n  voice: en\n", "unknown section 'speaker'"),
+    "top level is a list": ("- decoder\n- speech\n", "top level must be a mapping"),
+    "section is a number": ("decoder: 5\n", "section 'decoder' must be a mapping"),
+    "unclosed bracket": ("decoder:\n  threshold: [0.5\n", "YAML does not parse at line 3"),
+    "tab indentation": ("decoder:\n\tthreshold: 0.8\n", "YAML does not parse at line 2"),
+    "unclosed quote": ('speech:\n  voice: "en-us\n', "YAML does not parse at line 3"),
+    "bad indentation": (
+        "decoder:\n  threshold: 0.8\n hold_s: 1\n",
+        "YAML does not parse at line 3",
+    ),
+    "colon in a value": ("decoder:\n  threshold: 0.8: 1\n", "YAML does not parse at line 2"),
+    "python tag": ("decoder:\n  threshold: !!python/object:os.system x\n", "at line 2"),
+    "key written twice": (
+        "decoder:\n  threshold: 0.8\n  hold_s: 0.4\n  threshold: 0.9\n",
+        "line 4, column 3: key 'threshold' appears twice (first at line 2)",
+    ),
+    "not UTF-8": (b"decoder:\n  threshold: 0.8 # r\xe9glage\n", "line 2 is not UTF-8"),
+    "retry bounds crossed": (
+        "camera:\n  retry_initial_s: 5\n  retry_max_s: 1\n",
+        "camera.retry_max_s (1.0) must not be below camera.retry_initial_s (5.0)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_a_bad_config_file_is_one_line_naming_the_file_and_line(
+    name: str, tmp_path: Path, capsys, restore_logging
+) -> None:
+    text, expected = BAD_FILES[name]
+    path = tmp_path / "config.yaml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    code, out, err = run_cli(["check-config", "--config", str(path)], capsys)
+    assert_one_clear_line(code, out, err, str(path), expected)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("decoder.threshold", "expected section.key=value"),
+        ("threshold=0.8", "expected section.key=value"),
+        ("decoder.threshold=[0.5", "value is not valid YAML"),
+        ("speaker.voice=en", "unknown section 'speaker'"),
+    ],
+)
+def test_a_malformed_set_is_named(override: str, expected: str, capsys, restore_logging) -> None:
+    code, out, err = run_cli(["check-config", "--set", override], capsys)
+    assert_one_clear_line(code, out, err, expected)
+
+
+def test_config_paths_that_are_missing_or_not_files(
+    tmp_path: Path, capsys, restore_logging
+) -> None:
+    missing = tmp_path / "nope.yaml"
+    code, out, err = run_cli(["check-config", "--config", str(missing)], capsys)
+    assert_one_clear_line(code, out, err, str(missing), "config file not found")
+    code, out, err = run_cli(["check-config", "--config", str(tmp_path)], capsys)
+    assert_one_clear_line(code, out, err, str(tmp_path), "cannot read config file")
+
+
+# one real process per kind of mistake: what the user sees from `sign2sound run`
+PROCESS_CASES = {
+    "wrong type": ("decoder:\n  threshold: high\n", [], "decoder.threshold: expected a number"),
+    "out of range": ("gpio:\n  pin: 40\n", [], "gpio.pin: 40 is above the maximum 27"),
+    "unknown key": ("decoder:\n  treshold: 0.8\n", [], "unknown key 'decoder.treshold'"),
+    "empty file": ("", [], "the file is empty"),
+    "YAML does not parse": ("decoder:\n  threshold: [0.5\n", [], "does not parse at line 3"),
+    "bad --set": ("decoder:\n  threshold: 0.8\n", ["--set", "speech.rate_wpm=fast"], "rate_wpm"),
+}
+
+
+@pytest.mark.parametrize("name", list(PROCESS_CASES))
+def test_sign2sound_run_process_exits_2_with_one_line(name: str, tmp_path: Path) -> None:
+    text, extra, expected = PROCESS_CASES[name]
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(path), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("sign2sound run: error: ") and expected in lines[0]
+    assert result.stdout == ""
+    assert not (tmp_path / "transcript.txt").exists()  # nothing started
