@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", default="cnn", choices=("cnn", "gru", "lstm"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-class", type=int, default=3000, help="training windows per letter")
+    parser.add_argument(
+        "--clip-windows", type=int, default=400, help="training windows cut from each real clip"
+    )
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--patience", type=int, default=5, help="early-stopping patience")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -81,6 +84,7 @@ def main(args: argparse.Namespace) -> int:
         arch=args.arch,
         seed=args.seed,
         per_class=args.per_class,
+        clip_windows=args.clip_windows,
         epochs=args.epochs,
         patience=args.patience,
         batch_size=args.batch_size,

@@ -31,6 +31,7 @@ class TrainConfig:
     seed: int = 0
     per_class: int = 2000  # synthetic windows per letter (training set)
     val_per_class: int = 150
+    clip_windows: int = 400  # windows cut from each real clip (lart101, gh0stsh0t) per run
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -91,6 +92,7 @@ def train(table: LandmarkTable, config: TrainConfig, out_dir: Path) -> dict:
         seed=config.seed,
         labels=config.labels,
         synth=config.synth,
+        clip_windows_per_clip=config.clip_windows,
     )
     if val_t is not None:
         val_w = build_windows(
