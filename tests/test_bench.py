@@ -7,6 +7,7 @@ kept short; no timing targets are asserted here (those are edge-bench's job, see
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -141,6 +142,7 @@ def test_model_json_schema_and_ordered_figures(
     assert [m["name"] for m in models] == ["tiny_int8.tflite", "tiny_float.tflite"]
     for model, key in zip(models, ("int8", "float"), strict=True):
         assert model["size_bytes"] == tiny_models[key].stat().st_size
+        assert model["sha256"] == hashlib.sha256(tiny_models[key].read_bytes()).hexdigest()
         assert model["init_ms"] > 0 and model["first_invoke_us"] > 0
         assert_stats(model["steady"], count=60)
         assert_stats(model["warmup"], count=5)

@@ -46,6 +46,17 @@ def _rss_mb(proc: psutil.Process) -> float:
     return proc.memory_info().rss / 2**20
 
 
+def file_sha256(path: Path) -> str:
+    """Which exact model a result belongs to (models are retrained; names stay)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def check_model_file(path: Path) -> None:
     """Fail early with one line naming the file, before any model is loaded."""
     if not path.exists():
@@ -213,6 +224,7 @@ def _load(
         "path": str(path),
         "name": path.name,
         "size_bytes": path.stat().st_size,
+        "sha256": file_sha256(path),
         "runtime": runtime,
         "threads": threads,
         "init_ms": init_ns / 1e6,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from edge.bench.errors import BenchError, BenchUsageError
+from edge.bench.model_bench import file_sha256
 from edge.bench.progress import Progress
 from edge.bench.resources import ResourceMonitor
 from edge.bench.stats import SampleBuffer
@@ -315,6 +316,7 @@ def run_pipeline_bench(
             "realtime": realtime,
             "warmup_frames": warmup_frames,
             "classifier_model": str(config.resolve_path(config.classifier.model)),
+            "classifier_sha256": file_sha256(config.resolve_path(config.classifier.model)),
             "landmark_model": None
             if is_replay
             else str(config.resolve_path(config.landmarks.model)),
