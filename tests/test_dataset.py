@@ -96,3 +96,37 @@ def test_missing_file_and_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match="empty.csv: line 1: empty file"):
         load_landmark_csv(tmp_path / "empty.csv")
+
+
+def test_convert_raw_layouts_then_load(tmp_path: Path) -> None:
+    """The per-letter layouts of public sets (63 values per CSV row, or one .npy per frame)."""
+    from edge.cli import main
+
+    rng = np.random.default_rng(2)
+    src = tmp_path / "set"
+    src.mkdir()
+    rows = rng.uniform(0.2, 0.8, (3, 63))
+    (src / "A.csv").write_text(
+        "h" + ",h" * 62 + "\n" + "\n".join(",".join(f"{v:.5f}" for v in r) for r in rows) + "\n"
+    )
+    (src / "B").mkdir()
+    np.save(src / "B" / "frame_0.npy", rng.uniform(0.2, 0.8, 63))
+    out = tmp_path / "converted.csv"
+    assert main(["convert-data", "raw", str(src), "--source", "mine", "--out", str(out)]) == 0
+    table = load_landmark_csv(out)
+    assert list(table.labels) == ["A", "A", "A", "B"]
+    assert set(table.source) == {"mine"}
+    assert np.allclose(table.coords[:3], rows, atol=1e-5)
+    assert main(["convert-data", "check", str(out)]) == 0
+
+
+def test_cli_reports_a_bad_csv_in_one_line(tmp_path: Path, capsys) -> None:
+    from edge.cli import main
+
+    path = _write(tmp_path, HEADER, [_good_row(), _good_row("a?")])
+    assert main(["eval", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"sign2sound eval: error: {path}: line 3: unknown label 'a?' "
+        "(expected one of A B C D E F G H I J K L M N O P Q R S T U V W X Y Z _)"
+    )
