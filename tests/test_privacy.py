@@ -22,7 +22,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import psutil
+import pytest
 from reliability_helpers import DEMO_CSV, DEMO_VIDEO, NotifySocket, transcript_words
 
 from edge.config import REPO_ROOT
@@ -143,27 +145,43 @@ def test_a_replay_run_writes_only_the_transcript_and_makes_no_network_socket(
     assert trace.binds == [] and trace.listens == []
 
 
-def test_a_camera_run_with_mediapipe_stores_no_frame_and_listens_on_no_port(
-    tmp_path: Path,
+@pytest.mark.parametrize("save_debug_frames", [False, True])
+def test_a_camera_run_with_mediapipe_stores_no_frame_unless_asked_and_listens_on_no_port(
+    tmp_path: Path, save_debug_frames: bool
 ) -> None:
-    """The demo video through OpenCV and the real MediaPipe, as a camera would be read: no
-    frame (or anything else) is written but the transcript and the speech WAVs, and no socket
-    is bound or listening, whatever the libraries do inside."""
-    result, trace, dirs = run_traced(tmp_path, "--set", f"camera.source={DEMO_VIDEO}")
+    """The demo video through OpenCV and the real MediaPipe, as a camera would be read. Nothing is
+    written but the transcript and the speech WAVs; with `service.save_debug_frames` the frames
+    letters were accepted on, and only those, as JPEGs in debug-frames/ beside the transcript.
+    No socket is bound or listening, whatever the libraries do inside."""
+    flag = "true" if save_debug_frames else "false"
+    result, trace, dirs = run_traced(
+        tmp_path,
+        "--set", f"camera.source={DEMO_VIDEO}",
+        "--set", f"service.save_debug_frames={flag}",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert transcript_words(dirs["state"] / "transcript.txt") == ["HELLO"]
+    debug_dir = dirs["state"] / "debug-frames"
     images = [p for p in trace.written if re.search(r"\.(png|jpe?g|bmp|ppm|npy|raw|mp4)$", p)]
-    assert images == []
-    assert not_allowed_writes(trace, dirs) == []
+    debug_frames = sorted(debug_dir.glob("*.jpg")) if save_debug_frames else []
+    assert sorted(images) == [str(p) for p in debug_frames]
+    if save_debug_frames:
+        # one per accepted letter, named by it, a real picture of the whole camera frame
+        assert [p.stem.rsplit("-", 1)[1] for p in debug_frames] == list("HELLO")
+        assert all(cv2.imread(str(p)).shape == (480, 270, 3) for p in debug_frames)
+        assert "save_debug_frames is on" in result.stderr  # said loudly at start
+    others = [p for p in not_allowed_writes(trace, dirs) if p not in images]
+    assert others == []
     assert trace.binds == [] and trace.listens == []
-    # after the run, the private folders hold the transcript and caches only: nothing left over
+    # after the run, the private folders hold the transcript (and the asked-for frames) only
     left = sorted(
         str(p.relative_to(tmp_path))
         for name in ("home", "tmp", "state", "run", "work")
         for p in dirs[name].rglob("*")
         if p.is_file()
     )
-    assert left == ["state/transcript.txt"]
+    expected = [str(p.relative_to(tmp_path)) for p in debug_frames] + ["state/transcript.txt"]
+    assert left == sorted(expected)
 
 
 def test_a_running_daemon_shows_no_network_connection(tmp_path: Path) -> None:
