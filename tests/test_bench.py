@@ -472,3 +472,28 @@ def test_pipeline_loops_a_short_source_until_the_duration(
     # the truth repeats once per pass (HELLO: 5 letters), the last pass counting only the
     # letters that were over before the run ended
     assert 5 * (frames["passes"] - 1) <= letters["expected_count"] <= 5 * frames["passes"]
+
+
+def test_model_speed_target_against_a_reference_gru(
+    tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The target is checked against the float32 model whose path says 'gru' (A's exports are
+    runs/<arch>/letters_<kind>.tflite), never against its int8 or dynamic-range twins."""
+    import shutil
+
+    gru_dir = tmp_path / "gru"
+    gru_dir.mkdir()
+    shutil.copy(tiny_models["float"], gru_dir / "letters_float32.tflite")
+    shutil.copy(tiny_models["int8"], gru_dir / "letters_int8.tflite")
+    argv = ["model", "--model", str(tiny_models["int8"])]
+    argv += ["--model", str(gru_dir / "letters_float32.tflite")]
+    argv += ["--model", str(gru_dir / "letters_int8.tflite"), "--runs", "20", "--json", "-"]
+    rc, out, _ = run_cli(argv, capsys)
+    assert rc == 0
+    report = json.loads(out)
+    names = [m["name"] for m in report["models"]]
+    assert names == ["tiny_int8.tflite", "letters_float32.tflite", "letters_int8.tflite"]
+    (check,) = report["targets"]
+    assert "letters_float32.tflite" in check["name"] and check["op"] == ">="
+    assert check["value"] == report["models"][1]["median_ratio_to_first"]
+    assert check["passed"] == (check["value"] >= 10.0)

@@ -46,6 +46,21 @@ def _rss_mb(proc: psutil.Process) -> float:
     return proc.memory_info().rss / 2**20
 
 
+def display_names(paths: Sequence[Path]) -> list[str]:
+    """File names, or folder/name where two models share a name (runs/gru/letters_float32...)."""
+    names = [p.name for p in paths]
+    return [f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name for p in paths]
+
+
+def is_reference_gru(model: dict[str, Any]) -> bool:
+    """The reference float32 GRU of the speed target: 'gru' in its path, not an int8 or
+    dynamic-range export, float32 input."""
+    path = model["path"].lower()
+    name = Path(path).name
+    float_input = all(t["dtype"] == "float32" for t in model["inputs"])
+    return "gru" in path and "int8" not in name and "dynamic" not in name and float_input
+
+
 def file_sha256(path: Path) -> str:
     """Which exact model a result belongs to (models are retrained; names stay)."""
     import hashlib
@@ -263,6 +278,8 @@ def run_model_bench(
 
         windows = replay_windows(windows_csv, steps=_first_input_steps(paths[0], WINDOW_CHANNELS))
     loaded = [_load(path, threads, rng, proc, windows) for path in paths]
+    for model, label in zip(loaded, display_names(paths), strict=True):
+        model.result["name"] = label
 
     bar = Progress((warmup + runs) * len(loaded), "model", enabled=progress)
     done = 0
@@ -324,15 +341,14 @@ SPEEDUP_TARGET = 10.0  # the shipped classifier vs the reference float32 GRU (be
 
 
 def model_targets(models: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The speed target, checked when a reference GRU model (file name has 'gru') is in the run.
-
-    The first model is the one under test; the ratio is the GRU's median over the first's.
+    """The speed target, checked when the reference float32 GRU (see is_reference_gru) is in the
+    run. The first model is the one under test; the ratio is the GRU's median over the first's.
     """
     from edge.bench.report import target
 
     checks = []
     for model in models[1:]:
-        if "gru" in model["name"].lower() and model.get("median_ratio_to_first"):
+        if is_reference_gru(model) and model.get("median_ratio_to_first"):
             check = target(
                 f"{models[0]['name']} faster per invoke than {model['name']}",
                 model["median_ratio_to_first"],
