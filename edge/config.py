@@ -381,6 +381,24 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     return section, key, value
 
 
+def _check_override(section: str, key: str, value: Any) -> None:
+    """Check one --set on its own, so its error names the --set and not the (good) file."""
+    where = f"--set {section}.{key}"
+    section_cls = SECTIONS.get(section)
+    if section_cls is None:
+        raise ConfigError(
+            f"{where}: unknown section '{section}'; allowed sections: "
+            f"{_describe_allowed(list(SECTIONS))}"
+        )
+    known = {f.name: f for f in dataclasses.fields(section_cls)}
+    if key not in known:
+        raise ConfigError(
+            f"{where}: unknown key '{section}.{key}'; allowed keys in '{section}': "
+            f"{_describe_allowed(list(known))}"
+        )
+    _coerce(where, value, _field_type(section_cls, key), known[key].metadata)
+
+
 def load_config(
     path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = ()
 ) -> Config:
@@ -410,6 +428,7 @@ def load_config(
     data = dict(data or {}) if isinstance(data, Mapping) else data
     for text_override in overrides:
         section, key, value = parse_override(text_override)
+        _check_override(section, key, value)
         if isinstance(data, dict):
             sec = dict(data.get(section) or {})
             sec[key] = value
