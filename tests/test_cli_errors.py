@@ -153,7 +153,9 @@ def test_bad_value_given_with_set_is_named(case: Case, capsys, restore_logging) 
     value = yaml.safe_dump(case.value, default_flow_style=True).strip().removesuffix("...")
     override = f"{case.section}.{case.key}={value.strip()}"
     code, out, err = run_cli(["check-config", "--set", override], capsys)
-    assert_one_clear_line(code, out, err, f"{case.section}.{case.key}", case.expected)
+    named = f"--set {case.section}.{case.key}: "
+    line = assert_one_clear_line(code, out, err, named, case.expected)
+    assert "config.yaml" not in line  # the file is fine: the message points at the --set
 
 
 def test_an_unknown_key_in_every_section_is_named_with_the_allowed_ones(
