@@ -202,14 +202,22 @@ def test_real_mediapipe_run_survives_bad_frames_and_a_raising_landmark_stage(
 
 
 # -- audio -----------------------------------------------------------------------------------------
-def test_a_missing_audio_device_is_logged_once_and_every_word_is_still_written(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("speech", "named", "hint"),
+    [
+        ({"alsa_device": "sign2sound_no_such_card"}, "sign2sound_no_such_card", "aplay -L"),
+        ({"voice": "xx-no-such-voice", "letter_feedback": "letter"}, "xx-no-such-voice", "voice"),
+    ],
+    ids=["missing ALSA device", "unknown espeak-ng voice"],
+)
+def test_speech_that_cannot_play_is_logged_once_and_every_word_is_still_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, speech: dict, named: str, hint: str
 ) -> None:
-    config = make_config(
-        tmp_path, speech={"alsa_device": "sign2sound_no_such_card", "letter_feedback": "beep"}
-    )
+    """Real aplay on a card that is not there, or real espeak-ng with a voice it does not have:
+    recognition and the transcript go on, one ERROR for the outage, STATUS says so."""
+    config = make_config(tmp_path, speech={"letter_feedback": "beep", **speech})
     csv_path = repeated_replay_csv(tmp_path / "two.csv", repeats=2)
-    player = AplayPlayer(config.speech.alsa_device)  # the real aplay, on a card that is not there
+    player = AplayPlayer(config.speech.alsa_device)
     daemon = Daemon(config, source=LandmarkReplaySource(csv_path, realtime=False), player=player)
     with caplog.at_level(logging.WARNING):
         summary = daemon.run()
@@ -217,11 +225,10 @@ def test_a_missing_audio_device_is_logged_once_and_every_word_is_still_written(
     assert summary.words == ["HELLO", "HELLO"]
     assert transcript_words(config.transcript_path()) == ["HELLO", "HELLO"]
     speaker = daemon.speaker
-    assert speaker.spoken == 0 and speaker.failed + speaker.dropped == 12  # 10 beeps, 2 words
+    assert speaker.spoken == 0 and speaker.failed + speaker.dropped == 12  # 10 letters, 2 words
     errors = error_records(caplog)
     assert len(errors) == 1  # one line for the outage, not one per utterance
-    assert "sign2sound_no_such_card" in errors[0].getMessage()
-    assert "aplay -L" in errors[0].getMessage()  # tells the user how to find the right name
+    assert named in errors[0].getMessage() and hint in errors[0].getMessage()
     assert "audio failing" in daemon.status_text(0.0)
 
 
