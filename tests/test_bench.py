@@ -497,3 +497,15 @@ def test_model_speed_target_against_a_reference_gru(
     assert "letters_float32.tflite" in check["name"] and check["op"] == ">="
     assert check["value"] == report["models"][1]["median_ratio_to_first"]
     assert check["passed"] == (check["value"] >= 10.0)
+
+
+def test_matplotlib_is_imported_only_for_plot(tiny_models: dict[str, Path]) -> None:
+    code = (
+        "import sys\n"
+        "from edge.bench.cli import main\n"
+        f"rc = main(['model', '--model', {str(tiny_models['int8'])!r}, '--runs', '5',"
+        " '--json', '-'])\n"
+        "print('matplotlib' in sys.modules, rc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == "False 0", result.stderr[-2000:]
