@@ -444,3 +444,37 @@ def test_nan_and_infinite_landmarks_in_a_replay_count_exactly_as_no_hand(
     assert summary.letters == expected.letters and len(summary.letters) >= 5
     assert summary.words == expected.words and summary.words
     assert written == expected_written == summary.words  # every completed word written
+
+
+def test_a_tracker_that_misses_any_single_frame_does_not_change_the_word() -> None:
+    """MediaPipe loses the hand now and then (and NaN, black or broken frames become "no hand"):
+    one missed frame anywhere in the recorded HELLO, in a hold, a transition or right after a
+    letter was accepted, must neither drop a letter nor double one."""
+    from edge.config import load_config
+    from edge.observation import HandObservation
+    from edge.pipeline import Pipeline, load_classifier
+
+    config = load_config()
+    classifier = load_classifier(config)
+    source = LandmarkReplaySource(DEMO_CSV, realtime=False)
+    source.open()
+    observations = []
+    while (frame := source.read()) is not None:
+        observations.append(frame.observation)
+    source.close()
+
+    def word_with_miss(miss: int | None) -> str:
+        pipeline = Pipeline(config, classifier)
+        events = []
+        for i, obs in enumerate(observations):
+            if i == miss:
+                obs = HandObservation(t=obs.t, landmarks=None, aspect=obs.aspect)
+            events += pipeline.process(obs)
+        events += pipeline.finish()
+        return " ".join(e.text for e in events if e.kind == "word")
+
+    assert word_with_miss(None) == "HELLO"
+    hand_frames = [i for i, obs in enumerate(observations) if obs.has_hand]
+    changed = {i: w for i in hand_frames if (w := word_with_miss(i)) != "HELLO"}
+    assert len(hand_frames) > 150
+    assert changed == {}
