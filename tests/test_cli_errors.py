@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from reliability_helpers import DEMO_CSV
 
 from edge import cli
 from edge.config import SECTIONS
@@ -268,3 +269,49 @@ def test_sign2sound_run_process_exits_2_with_one_line(name: str, tmp_path: Path)
     assert lines[0].startswith("sign2sound run: error: ") and expected in lines[0]
     assert result.stdout == ""
     assert not (tmp_path / "transcript.txt").exists()  # nothing started
+
+
+# inputs that only turn out bad at run time: exit code 1, still one line naming the thing
+def _bad_replay(tmp_path: Path) -> Path:
+    lines = DEMO_CSV.read_text().splitlines()
+    lines[3] = lines[3].replace(",", ",oops", 1)
+    path = tmp_path / "replay.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+RUNTIME_CASES = {
+    "video file missing": (
+        lambda tmp: ["run", "--set", f"camera.source={tmp / 'gone.mp4'}"],
+        "gone.mp4: no such file",
+    ),
+    "replay with a broken line": (
+        lambda tmp: ["run", "--set", f"camera.source=replay:{_bad_replay(tmp)}"],
+        "replay.csv, line 4: not a number",
+    ),
+    "button pin on a machine without GPIO": (
+        lambda tmp: ["run", "--set", "gpio.pin=17", "--set", f"camera.source=replay:{DEMO_CSV}"],
+        "gpio.pin 17",
+    ),
+    "demo WAV in a folder that cannot exist": (
+        lambda tmp: ["demo", "--replay", "--wav", "/proc/sign2sound/out.wav"],
+        "cannot write the speech WAV /proc/sign2sound/out.wav",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(RUNTIME_CASES))
+def test_bad_runtime_input_is_one_line_exit_1(
+    name: str, tmp_path: Path, capsys, restore_logging, monkeypatch
+) -> None:
+    make_argv, expected = RUNTIME_CASES[name]
+    monkeypatch.chdir(tmp_path)
+    argv = make_argv(tmp_path)
+    if argv[0] == "run":
+        argv[1:1] = ["--allow-root", "--set", f"transcript.path={tmp_path / 't.txt'}"]
+    code, _, err = run_cli(argv, capsys)
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert code == 1, err
+    assert len(errors) == 1 and expected in errors[0], err
+    assert "Traceback" not in err
+    assert not (tmp_path / "t.txt").exists()  # nothing was spelled into a transcript
