@@ -201,13 +201,15 @@ def test_transcript_on_a_read_only_or_full_filesystem_speech_goes_on_and_the_wor
     tmp_path: Path, fault: str, reason: str
 ) -> None:
     """`sign2sound demo` with its transcript on a real tmpfs mounted read-only, or filled up, in
-    a private mount namespace (root only; the host never sees the mount)."""
+    a private mount namespace (the host never sees the mount)."""
     folder = tmp_path / "state"
     folder.mkdir()
     wav = tmp_path / "speech.wav"
     env = dict(os.environ, FAULT=fault, DIR=str(folder), WAV=str(wav), PYTHON=sys.executable)
+    # root mounts in a new mount namespace; anyone else in a user namespace of their own
+    as_root = [] if os.geteuid() == 0 else ["--map-root-user"]
     result = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", _MOUNT_AND_RUN],
+        ["unshare", "--mount", "--propagation", "private", *as_root, "sh", "-c", _MOUNT_AND_RUN],
         capture_output=True,
         text=True,
         timeout=180,
