@@ -8,6 +8,7 @@ time columns are read; the landmarks are the replay source's business.
 
 from __future__ import annotations
 
+import bisect
 import csv
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,16 +81,21 @@ def match_letters(
     if until_s is not None:
         spans = [s for s in spans if s.end_s <= until_s]
     used = [False] * len(accepted)
+    times = [t for _, t, _ in accepted]  # in processing order, so ascending
     letters = []
     delays = []
     for i, span in enumerate(spans):
         horizon = spans[i + 1].end_s if i + 1 < len(spans) else float("inf")
         found = None
-        for j, (letter, t, latency) in enumerate(accepted):
-            if not used[j] and letter == span.letter and span.start_s <= t <= horizon:
+        # only the acceptances inside [start, horizon] can match: a soak has tens of thousands
+        j = bisect.bisect_left(times, span.start_s)
+        while j < len(accepted) and times[j] <= horizon:
+            letter, t, latency = accepted[j]
+            if not used[j] and letter == span.letter:
                 used[j] = True
                 found = (t, latency)
                 break
+            j += 1
         delay = None if found is None else found[0] - span.start_s + found[1]
         if delay is not None:
             delays.append(delay)
