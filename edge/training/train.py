@@ -29,13 +29,13 @@ log = logging.getLogger("sign2sound.train")
 class TrainConfig:
     arch: str = "cnn"
     seed: int = 0
-    per_class: int = 2000  # synthetic windows per letter (training set)
+    per_class: int = 1000  # synthetic windows per letter (training set)
     val_per_class: int = 150
-    clip_windows: int = 400  # windows cut from each real clip (lart101, gh0stsh0t) per run
-    epochs: int = 30
+    clip_windows: int = 200  # windows cut from each real clip (lart101, gh0stsh0t) per run
+    epochs: int = 12
     batch_size: int = 32
     learning_rate: float = 1e-3
-    patience: int = 4
+    patience: int = 5
     dropout: float = 0.3
     threads: int = 2
     val_sources: tuple[str, ...] = ()
