@@ -96,7 +96,6 @@ class WindowSynth:
     def __init__(self, config: SynthConfig | None = None, seed: int = 0):
         self.cfg = config or SynthConfig()
         self.rng = np.random.default_rng(seed)
-        self._feat = np.empty((512, FEATURE_DIM), np.float32)
 
     # --- building blocks -------------------------------------------------------------------
     def frame_times(self, t0: float, t1: float, fps: float | None = None) -> np.ndarray:
