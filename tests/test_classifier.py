@@ -93,3 +93,22 @@ def test_label_count_must_match_outputs(tmp_path: Path) -> None:
     labels.write_text("A\nB\nC\n")
     with pytest.raises(ModelError, match="27 outputs but .* lists 3 labels"):
         LetterClassifier(MODEL, labels, None)
+
+
+def test_eval_command_on_a_real_clip_and_frames(tmp_path: Path) -> None:
+    """`sign2sound eval` on real data: report, confusion text and PNG, per-clip accuracy."""
+    import json
+
+    from edge.cli import main
+
+    clip = Path(__file__).parent / "fixtures" / "lart101_H_clip.csv"
+    out = tmp_path / "eval"
+    assert main(["eval", str(clip), str(FIXTURE), "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    h = report["per_clip"]["lart101:H"]
+    assert h["majority"] == "H" and h["letter_windows"] > 30 and h["letter_top1"] >= 0.8
+    assert h["windows"] > h["letter_windows"]  # the rise from rest is scored as "_" too
+    assert report["per_letter"]["_"]["top1"] >= 0.8
+    assert report["top1"] >= 0.85 and report["model_bytes"] == MODEL.stat().st_size
+    assert (out / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "confusion.txt").read_text().startswith("true\\pred")
