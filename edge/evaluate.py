@@ -43,7 +43,7 @@ class EvalReport:
     model_bytes: int
     mean_invoke_us: float
     agreement: float | None = None
-    extra: dict = field(default_factory=dict)
+    confidence: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2) + "\n"
@@ -145,6 +145,14 @@ def report(
             "letter_top1": round(float(ok[letter_m].mean()), 4) if letter_m.any() else None,
             "majority": labels[int(votes.argmax())] if votes is not None else "",
         }
+    top = probs.max(axis=1)
+    confidence = {
+        f"{thr:.1f}": {
+            "right": round(float((ok & (top >= thr)).mean()), 4),
+            "wrong": round(float((~ok & (top >= thr)).mean()), 4),
+        }
+        for thr in (0.5, 0.7, 0.9)
+    }
     agreement = None
     if reference is not None:
         ref_probs, _ = timed_predict(reference, w.x)
@@ -160,6 +168,7 @@ def report(
         model_bytes=clf.model_path.stat().st_size,
         mean_invoke_us=round(invoke_us, 2),
         agreement=agreement,
+        confidence=confidence,
     )
     return rep, conf
 

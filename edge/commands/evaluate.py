@@ -67,6 +67,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"   INT8-vs-float top-1 agreement {rep.agreement:.4f}" if ref else "")
     for src, acc in rep.per_source.items():
         print(f"  source {src}: {acc:.4f}")
+    print(
+        "windows with top probability >= threshold, right / wrong: "
+        + "  ".join(f"{t}: {v['right']:.3f} / {v['wrong']:.3f}" for t, v in rep.confidence.items())
+    )
     print("per letter: " + "  ".join(f"{k} {v['top1']:.2f}" for k, v in rep.per_letter.items()))
     for clip, info in rep.per_clip.items():
         print(
