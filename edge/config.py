@@ -25,6 +25,8 @@ from edge.errors import UsageError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config.yaml"
 MODELS_DIR = REPO_ROOT / "models"
+# The project's real data sets sit beside the checkout (CI lays a copy of shared/ there too).
+SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 
 
 class ConfigError(UsageError):

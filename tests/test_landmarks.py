@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.config import REPO_ROOT, load_config
+from edge.config import REPO_ROOT, SHARED_DATA_DIR, load_config
 from edge.landmarks import FrameError, HandTracker, LandmarkModelError, check_frame
 from edge.sources import OpenCVSource
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA_DIR
 MODEL = REPO_ROOT / "models" / "hand_landmarker.task"
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fault_sources import FlakyCamera
 
-from edge.config import REPO_ROOT, load_config
+from edge.config import REPO_ROOT, SHARED_DATA_DIR, load_config
 from edge.sources import (
     AutoCamera,
     CaptureThread,
@@ -25,7 +25,7 @@ from edge.sources import (
 
 DEMO_VIDEO = REPO_ROOT / "models" / "demo" / "hello.mp4"
 DEMO_CSV = REPO_ROOT / "models" / "demo" / "hello_landmarks.csv"
-LART101_CSV = Path("/work/shared/data/sequences/lart101.csv")
+LART101_CSV = SHARED_DATA_DIR / "sequences" / "lart101.csv"
 
 
 def read_all(source) -> list:

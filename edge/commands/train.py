@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge.config import REPO_ROOT
+from edge.config import SHARED_DATA_DIR
 from edge.errors import Sign2SoundError, UsageError
 
 HELP = "train a letter classifier on landmark CSVs"
 
 DEFAULT_DATA = (
-    REPO_ROOT.parent / "shared" / "data" / "landmarks",
-    REPO_ROOT.parent / "shared" / "data" / "sequences",
+    SHARED_DATA_DIR / "landmarks",
+    SHARED_DATA_DIR / "sequences",
 )
 # The shipped split, fixed before any result was seen: three webcam sources never trained on
 # (test), one more for early stopping (validation). See models/MODEL_CARD.md.

@@ -71,8 +71,13 @@ def configure_tensorflow(seed: int, threads: int) -> None:
     import keras
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        # TensorFlow already ran in this process (an export or benchmark before a train in
+        # one test session): thread counts are fixed from then on; seeds still apply below.
+        log.debug("TensorFlow already initialised: keeping its thread settings")
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
