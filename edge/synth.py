@@ -47,6 +47,8 @@ class SynthConfig:
     yaw_deg: float = 35.0
     pitch_deg: float = 30.0
     aspect_jitter: float = 0.15  # x scaled by 1 +/- this (unknown or wrong frame aspect)
+    shear: float = 0.0  # x += shear * y, shear in +/- this (camera tilt / lens; 0 = off)
+    y_scale_jitter: float = 0.0  # y scaled by 1 +/- this (per-axis scale; 0 = off)
     z_scale: tuple[float, float] = (0.6, 1.5)  # MediaPipe depth scale differs between sources
     shape_noise: float = 0.03  # static per-landmark noise (palm units): other hands, same letter
     finger_scale: float = 0.0  # +/- per-finger bone length (measured: 0.12 did not help; off)
@@ -122,6 +124,10 @@ class WindowSynth:
             * (np.arange(21) > 0)[:, None]
         )
         h[:, 0] *= 1.0 + rng.uniform(-cfg.aspect_jitter, cfg.aspect_jitter)
+        if cfg.y_scale_jitter:
+            h[:, 1] *= 1.0 + rng.uniform(-cfg.y_scale_jitter, cfg.y_scale_jitter)
+        if cfg.shear:
+            h[:, 0] += rng.uniform(-cfg.shear, cfg.shear) * h[:, 1]
         h[:, 2] *= rng.uniform(*cfg.z_scale)
         rot = rotation(
             np.radians(rng.uniform(-cfg.roll_deg, cfg.roll_deg)),

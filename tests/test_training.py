@@ -76,3 +76,34 @@ def test_tiny_model_trains_exports_int8_and_matches_float(table, tmp_path: Path)
     assert agreement >= 0.9, agreement
     assert accuracy >= 0.8, accuracy  # five distinct handshapes: far above chance (0.2)
     assert np.abs(p_int8 - p_float).max() < 0.25
+
+
+def test_ignore_z_model_is_blind_to_z_after_export(table, tmp_path: Path) -> None:
+    """--ignore-z: the exported model's output does not move when only z changes."""
+    from edge.training.export import export_run
+    from edge.training.train import TrainConfig, train
+
+    config = TrainConfig(
+        arch="cnn",
+        seed=2,
+        per_class=60,
+        epochs=2,
+        patience=2,
+        threads=1,
+        labels=LABELS,
+        ignore_z=True,
+        label_smoothing=0.1,
+    )
+    run = tmp_path / "run"
+    train(table, config, run)
+    written = export_run(run, tmp_path, kinds=("float32",))
+    flt = LetterClassifier(Path(written["float32"]["path"]), run / "labels.txt", None)
+    w = held_windows(table, seed=4, labels=LABELS).x[:40]
+    moved = w.copy()
+    moved[:, :, 2:63:3] *= 3.0  # every z, tripled
+    moved[:, :, 2:63:3] += 0.5
+    changed = w.copy()
+    changed[:, :, 0:63:3] += 0.5  # x moves: this one must change the output
+    p, p_moved, p_changed = (flt.predict_batch(a) for a in (w, moved, changed))
+    assert np.abs(p - p_moved).max() < 1e-5
+    assert np.abs(p - p_changed).max() > 1e-3

@@ -46,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patience", type=int, default=5, help="early-stopping patience")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument(
+        "--label-smoothing", type=float, default=0.0, help="soft targets (0 = off; e.g. 0.1)"
+    )
+    parser.add_argument(
+        "--ignore-z",
+        action="store_true",
+        help="CNN: the first layer ignores the z coordinates (depth scale differs by source)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     parser.add_argument(
         "--val-sources", type=_names, default=DEFAULT_VAL, help="comma-separated source names"
@@ -89,6 +97,8 @@ def main(args: argparse.Namespace) -> int:
         patience=args.patience,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        label_smoothing=args.label_smoothing,
+        ignore_z=args.ignore_z,
         threads=args.threads,
         val_sources=args.val_sources,
         test_sources=args.test_sources,

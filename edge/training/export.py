@@ -48,6 +48,9 @@ def export_run(run_dir: Path, out_dir: Path, kinds=KINDS, name: str = "letters")
     """Export `run_dir/model.keras` into `out_dir/<name>_<kind>.tflite`; returns paths and sizes."""
     import keras
 
+    from edge.training.models import register_custom_objects
+
+    register_custom_objects()
     model = keras.models.load_model(run_dir / "model.keras")
     calibration = np.load(run_dir / "calibration.npy")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,8 @@ class TrainConfig:
     learning_rate: float = 1e-3
     patience: int = 5
     dropout: float = 0.3
+    label_smoothing: float = 0.0  # soft targets: less over-confidence on the synthetic windows
+    ignore_z: bool = False  # CNN: first layer ignores z (depth scale differs between sources)
     threads: int = 2
     val_sources: tuple[str, ...] = ()
     test_sources: tuple[str, ...] = ()
@@ -133,10 +135,20 @@ def train(table: LandmarkTable, config: TrainConfig, out_dir: Path) -> dict:
         train_w.x.shape[2],
         len(config.labels),
         dropout=config.dropout,
+        ignore_z=config.ignore_z,
     )
+    n_classes = len(config.labels)
+    if config.label_smoothing:
+        # Keras' sparse loss has no smoothing: train on one-hot targets instead
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+        y_train = np.eye(n_classes, dtype=np.float32)[train_w.y]
+        y_val = np.eye(n_classes, dtype=np.float32)[val_w.y]
+    else:
+        loss = "sparse_categorical_crossentropy"
+        y_train, y_val = train_w.y, val_w.y
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
+        loss=loss,
         metrics=["accuracy"],
     )
     stop = keras.callbacks.EarlyStopping(
@@ -145,8 +157,8 @@ def train(table: LandmarkTable, config: TrainConfig, out_dir: Path) -> dict:
     t1 = time.monotonic()
     hist = model.fit(
         train_w.x,
-        train_w.y,
-        validation_data=(val_w.x, val_w.y),
+        y_train,
+        validation_data=(val_w.x, y_val),
         epochs=config.epochs,
         batch_size=config.batch_size,
         callbacks=[stop],
