@@ -22,7 +22,9 @@ import numpy as np
 
 from edge.config import Config
 from edge.decoder import Decoder, DecoderEvent
+from edge.features import WINDOW_CHANNELS
 from edge.landmarks import FrameError
+from edge.modelfiles import ModelError
 from edge.observation import HandObservation
 from edge.ringbuffer import FeatureRing
 from edge.sources import Frame
@@ -118,6 +120,13 @@ class Pipeline:
         self._every_n = config.classifier.every_n_frames
         self._mirror_mode = config.landmarks.mirror_left_hand
         self._steps = classifier.steps
+        if classifier.channels != WINDOW_CHANNELS:
+            # refuse at start, before READY, instead of failing on the first frame with a hand
+            where = getattr(classifier, "model_path", "the classifier")
+            raise ModelError(
+                f"{where}: the model takes {classifier.channels} values per time step, the "
+                f"features give {WINDOW_CHANNELS}; it was built for other features"
+            )
         self._since_classify = self._every_n  # classify on the first hand frame
 
     # -- per frame -----------------------------------------------------------------------------
