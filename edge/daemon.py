@@ -144,6 +144,7 @@ class Daemon:
                 self._debug_dir,
             )
         self._frames_at_status = 0
+        self._faults_at_status = 0
         self._status_t = 0.0
         self._last_transcript_retry = 0.0
 
@@ -296,14 +297,19 @@ class Daemon:
                     log.info("button: repeat, but no word has been completed yet")
 
     def _send_status(self, now: float) -> None:
+        counters = self.pipeline.counters
         elapsed = max(now - self._status_t, 1e-6)
-        fps = (self.pipeline.counters.frames - self._frames_at_status) / elapsed
-        self._frames_at_status = self.pipeline.counters.frames
+        frames = counters.frames - self._frames_at_status
+        faults = counters.bad_frames + counters.landmark_errors
+        self._frames_at_status = counters.frames
         self._status_t = now
-        self.notifier.status(self.status_text(fps))
+        new_faults, self._faults_at_status = faults - self._faults_at_status, faults
+        self.notifier.status(self.status_text(frames / elapsed, new_faults, frames))
 
-    def status_text(self, fps: float) -> str:
-        """The STATUS= line: what `systemctl status` shows on a headless box."""
+    def status_text(self, fps: float, frame_faults: int = 0, frames: int = 0) -> str:
+        """The STATUS= line: what `systemctl status` shows on a headless box. `frame_faults`:
+        frames of the last `frames` that the landmark stage could not use (it logs them only
+        once a minute, so a MediaPipe broken for good must show here)."""
         stats = self.capture.stats
         decoder = self.pipeline.decoder
         parts = []
@@ -314,6 +320,9 @@ class Daemon:
         parts.append(f"{fps:.1f} fps")
         if stats.dropped:
             parts.append(f"{stats.dropped} frames dropped")
+        if frame_faults:
+            fault = self.pipeline.counters.last_fault.split(": ", 1)[-1][:80]
+            parts.append(f"landmark stage failed on {frame_faults} of {frames} frames ({fault})")
         if not self.speaker.audio_ok:
             parts.append("audio failing")
         if self.transcript.pending:
