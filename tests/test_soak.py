@@ -52,10 +52,11 @@ def test_every_decoded_word_is_in_the_transcript(report) -> None:
 def test_slot_ring_and_speech_queue_stay_within_their_bounds(report) -> None:
     assert 1 <= report.max_slot <= report.slot_size
     assert report.max_ring == report.ring_capacity  # filled, and never more
-    assert report.max_speech_queue == report.speech_queue_size  # pushed to the bound, not over
-    assert report.utterances_dropped > 0  # the bound was really exercised ...
+    # never over the bound; how close it comes depends on how fast espeak-ng runs on this
+    # machine right now, so overflow itself is tested deterministically in test_speech.py
+    assert 1 <= report.max_speech_queue <= report.speech_queue_size
     assert report.utterances_failed == 0
-    # ... and every utterance is accounted for: spoken or dropped with a log line
+    # every utterance is accounted for: spoken or dropped with a log line
     spoken_or_dropped = report.utterances_spoken + report.utterances_dropped
     assert spoken_or_dropped == report.utterances_queued
 

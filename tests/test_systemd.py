@@ -154,10 +154,15 @@ def test_relative_transcript_lands_in_the_state_directory(monkeypatch, tmp_path:
 
 
 # --- the installer ---------------------------------------------------------------------------
-def test_install_sh_passes_shellcheck() -> None:
+@pytest.mark.parametrize(
+    "script",
+    [INSTALL, REPO / "models" / "build_hand_landmarker.sh", *(REPO / ".ci").iterdir()],
+    ids=lambda path: path.relative_to(REPO).as_posix(),
+)
+def test_shell_scripts_pass_shellcheck(script: Path) -> None:
     assert shutil.which("shellcheck"), "shellcheck missing: run .ci/setup --dev"
     result = subprocess.run(
-        ["shellcheck", "--severity=style", str(INSTALL)], capture_output=True, text=True
+        ["shellcheck", "--severity=style", str(script)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout
     assert result.stdout == ""
