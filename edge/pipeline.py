@@ -85,6 +85,7 @@ class PipelineCounters:
     classified: int = 0
     bad_frames: int = 0
     landmark_errors: int = 0
+    gaps: int = 0  # stretches with no frame longer than classifier.max_gap_s (outages, stalls)
     last_fault: str = ""
     _last_log_t: dict[str, float] = field(default_factory=dict)
 
@@ -128,6 +129,7 @@ class Pipeline:
                 f"features give {WINDOW_CHANNELS}; it was built for other features"
             )
         self._since_classify = self._every_n  # classify on the first hand frame
+        self._refill_until = float("-inf")
 
     # -- per frame -----------------------------------------------------------------------------
     def process_frame(
@@ -158,11 +160,26 @@ class Pipeline:
         clock = time.perf_counter_ns
         timings = self.timings
         t0 = clock()
+        if self.last_t is not None and obs.t < self.last_t:
+            self._refill_until = float("-inf")  # the stream's clock restarted (the ring resets)
+        elif self.last_t is not None and obs.t - self.last_t > self._max_gap_s:
+            # No frame at all for a while (camera outage, a stall): the window now holds steps
+            # marked "no hand" that nobody saw. Classifying it would read as the letter being
+            # released, and a letter held across the gap would count twice (HEELLO). So the
+            # decoder waits, keeping its state, until the window holds only frames seen again.
+            self._refill_until = obs.t + self._window_s
+            self.counters.gaps += 1
         has_hand = self.ring.push(obs)
         t1 = clock()
         counters = self.counters
         counters.frames += 1
         self.last_t = obs.t
+        if obs.t < self._refill_until:
+            self._since_classify = self._every_n  # classify at once when the window is full
+            timings.ring_ns = t1 - t0
+            timings.window_ns = timings.classify_ns = timings.decode_ns = 0
+            timings.total_ns = t1 - t0
+            return []
         probs: np.ndarray | None = None
         t2 = t3 = t1
         if has_hand:
