@@ -200,11 +200,15 @@ def run_soak(workdir: Path, repeats: int, rss_every: int = 500) -> SoakReport:
     written = [line.split("\t")[1] for line in path.read_text(encoding="utf-8").splitlines()]
     speaker = daemon.speaker
     report.frames = summary.frames
-    report.words_decoded = len(summary.words)
+    report.words_decoded = summary.words.total
     report.words_in_transcript = len(written)
-    report.transcript_matches = written == summary.words and daemon.transcript.pending == 0
+    report.transcript_matches = (
+        written[-len(summary.words) :] == summary.words
+        and len(written) == summary.words.total
+        and daemon.transcript.pending == 0
+    )
     report.distinct_words = sorted(set(summary.words))
-    report.utterances_queued = len(summary.letters) + len(summary.words)
+    report.utterances_queued = summary.letters.total + summary.words.total
     report.utterances_spoken = speaker.spoken
     report.utterances_dropped = speaker.dropped
     report.utterances_failed = speaker.failed

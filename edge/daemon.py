@@ -58,14 +58,35 @@ _FRAME_WAIT_S = 0.25  # longest the loop waits for a frame before it looks at co
 _TRANSCRIPT_RETRY_S = 30.0
 
 
+class RecentHistory(list[str]):
+    """The most recent `limit` entries plus a count of all of them.
+
+    A box runs for months: the run summary must not grow with every letter ever signed, but
+    the demo, the tests and the last log line want the words of a run as a plain list.
+    """
+
+    limit = 10_000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def append(self, item: str) -> None:
+        self.total += 1
+        super().append(item)
+        if len(self) > self.limit:
+            del self[: len(self) - self.limit]
+
+
 @dataclass
 class RunSummary:
-    """What a run did: for the CLI's last log line, the demo's output and the tests."""
+    """What a run did: for the CLI's last log line, the demo's output and the tests. The lists
+    keep the latest RecentHistory.limit entries; `.total` counts them all."""
 
-    words: list[str] = field(default_factory=list)
-    letters: list[str] = field(default_factory=list)
-    cleared: list[str] = field(default_factory=list)
-    repeated: list[str] = field(default_factory=list)
+    words: RecentHistory = field(default_factory=RecentHistory)
+    letters: RecentHistory = field(default_factory=RecentHistory)
+    cleared: RecentHistory = field(default_factory=RecentHistory)
+    repeated: RecentHistory = field(default_factory=RecentHistory)
     frames: int = 0
     hands: int = 0
     dropped_frames: int = 0
@@ -397,12 +418,13 @@ class Daemon:
         if self._owns_tracker and self.tracker is not None:
             self.tracker.close()
         log.info(
-            "stopped: %d frames (%d with a hand, %d dropped), %d word(s): %s",
+            "stopped: %d frames (%d with a hand, %d dropped), %d word(s)%s: %s",
             counters.frames,
             counters.hands,
             stats.dropped,
-            len(self.summary.words),
-            " ".join(self.summary.words) or "-",
+            self.summary.words.total,
+            ", the last 20" if self.summary.words.total > 20 else "",
+            " ".join(self.summary.words[-20:]) or "-",
         )
 
 

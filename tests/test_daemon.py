@@ -535,3 +535,16 @@ def test_a_missing_video_or_replay_is_named_before_anything_starts(tmp_path: Pat
         code = cli.main(["run", "--allow-root", "--set", f"camera.source={source}"])
         err = capsys.readouterr().err
         assert code == 1 and message in err and "Traceback" not in err
+
+
+def test_the_run_summary_keeps_a_bounded_history_and_counts_everything(monkeypatch) -> None:
+    """A box runs for months: the summary keeps the latest entries only, but counts them all."""
+    from edge.daemon import RecentHistory, RunSummary
+
+    monkeypatch.setattr(RecentHistory, "limit", 3)
+    summary = RunSummary()
+    for word in ["ONE", "TWO", "THREE", "FOUR", "FIVE"]:
+        summary.words.append(word)
+    assert summary.words == ["THREE", "FOUR", "FIVE"]
+    assert summary.words.total == 5
+    assert summary.letters == [] and summary.letters.total == 0
