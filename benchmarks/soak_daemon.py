@@ -43,6 +43,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from edge.bench.replay import repeat_landmark_csv  # noqa: E402
 from edge.config import Config, load_config  # noqa: E402
 from edge.daemon import Daemon  # noqa: E402
 from edge.sources import Frame, LandmarkReplaySource  # noqa: E402
@@ -54,27 +55,10 @@ GAP_FRAMES = 30  # 2 s without a hand between copies: each word ends because the
 
 
 def soak_csv(path: Path, repeats: int, gap_frames: int = GAP_FRAMES) -> tuple[Path, float]:
-    """Write the recorded HELLO `repeats` times as one sequence; returns (path, stream seconds)."""
-    with DEMO_CSV.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        fields = list(reader.fieldnames or [])
-        rows = list(reader)
-    span = int(rows[-1]["frame"]) + gap_frames
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        for copy in range(repeats):
-            for row in rows:
-                frame = int(row["frame"]) + copy * span
-                writer.writerow(
-                    row
-                    | {
-                        "frame": str(frame),
-                        "t_ms": str(round(frame * 1000 / DEMO_FPS)),
-                        "sequence": "soak",
-                    }
-                )
-    return path, repeats * span / DEMO_FPS
+    """The recorded HELLO `repeats` times as one sequence; returns (path, stream seconds)."""
+    return repeat_landmark_csv(
+        DEMO_CSV, path, repeats, gap_frames=gap_frames, fps=DEMO_FPS, sequence="soak"
+    )
 
 
 def copy_seconds(gap_frames: int = GAP_FRAMES) -> float:

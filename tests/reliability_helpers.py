@@ -7,13 +7,13 @@ signer, see models/demo/README.md), and a real AF_UNIX datagram socket standing 
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.bench.replay import repeat_landmark_csv
 from edge.config import REPO_ROOT, Config, load_config
 from edge.sdnotify import SystemdNotifier
 
@@ -48,27 +48,9 @@ def repeated_replay_csv(
     """The recorded HELLO `repeats` times as one sequence, each copy starting `gap_frames` (2 s at
     15 fps) after the previous one ends, so every word ends because the hand is gone. `edit(i,
     row)` may change row i (0-based over the whole stream) in place, e.g. to inject NaN."""
-    with DEMO_CSV.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        fields = list(reader.fieldnames or [])
-        rows = list(reader)
-    span = int(rows[-1]["frame"]) + gap_frames
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        i = 0
-        for copy in range(repeats):
-            for row in rows:
-                out = dict(row)
-                frame = int(row["frame"]) + copy * span
-                out["frame"] = str(frame)
-                out["t_ms"] = str(round(frame * 1000 / DEMO_FPS))
-                out["sequence"] = "soak"
-                if edit is not None:
-                    edit(i, out)
-                writer.writerow(out)
-                i += 1
-    return path
+    return repeat_landmark_csv(
+        DEMO_CSV, path, repeats, gap_frames=gap_frames, sequence="soak", edit=edit
+    )[0]
 
 
 class NotifySocket:

@@ -9,7 +9,6 @@ import dataclasses
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 from fault_sources import FlakyCamera
 from gpiozero.pins.mock import MockFactory
+from reliability_helpers import NotifySocket, repeated_replay_csv
 
 from edge import cli
 from edge.config import REPO_ROOT, Config, load_config
@@ -71,51 +71,7 @@ def transcript_words(config: Config) -> list[str]:
 def two_words_csv(tmp_path: Path, gap_frames: int = 30) -> Path:
     """The recorded HELLO twice, the second starting `gap_frames` (2 s) after the first ends:
     the first word can only end because the hand is gone, the second at the end of the replay."""
-    lines = DEMO_CSV.read_text().splitlines()
-    header, rows = lines[0], lines[1:]
-    columns = header.split(",")
-    i_frame, i_t = columns.index("frame"), columns.index("t_ms")
-    last = int(rows[-1].split(",")[i_frame])
-    out = [header, *rows]
-    for row in rows:
-        cells = row.split(",")
-        frame = int(cells[i_frame]) + last + gap_frames
-        cells[i_frame], cells[i_t] = str(frame), str(round(frame * 1000 / 15))
-        out.append(",".join(cells))
-    path = tmp_path / "two_words.csv"
-    path.write_text("\n".join(out) + "\n")
-    return path
-
-
-class NotifySocket:
-    """A real AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET, read on a thread
-    as systemd does (an unread socket fills up after a few datagrams)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.1)
-        self._received: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._received.append(self.sock.recv(4096).decode())
-            except TimeoutError:
-                continue
-
-    def messages(self) -> list[str]:
-        time.sleep(0.2)  # let the reader take what is already queued
-        return list(self._received)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
+    return repeated_replay_csv(tmp_path / "two_words.csv", 2, gap_frames=gap_frames)
 
 
 # -- the whole thing, as a user runs it -------------------------------------------------------
@@ -212,8 +168,8 @@ def test_a_camera_that_yields_nothing_keeps_retrying_and_says_so(tmp_path: Path)
         config, source=OpenCVSource(97), tracker=object(), notifier=notifier, max_seconds=1.5
     )
     summary = daemon.run()
+    notify.close()  # reads what is still queued
     messages = notify.messages()
-    notify.close()
     assert summary.frames == 0
     assert summary.camera_outages == 1
     # up (READY once, saying why it does not listen) rather than failing systemd's start timeout
@@ -244,8 +200,8 @@ def test_a_camera_lost_mid_word_comes_back_and_the_word_is_kept(tmp_path: Path, 
     )
     with caplog.at_level("INFO"):
         summary = daemon.run()
+    notify.close()  # reads what is still queued
     messages = notify.messages()
-    notify.close()
     assert camera.open_failures == 3 and summary.camera_outages == 1
     # STATUS during the outage: the camera is being retried and the word in progress is kept
     during = [m for m in messages if "camera lost, retrying: flaky camera" in m]
@@ -339,8 +295,8 @@ def test_sigterm_stops_cleanly_and_keeps_the_word_in_progress(tmp_path: Path) ->
             proc.kill()
             proc.wait()
     reader.join(5)
+    notify.close()  # reads what is still queued
     messages = notify.messages()
-    notify.close()
     text = "".join(log_lines)
     assert code == 0, text[-2000:]
     assert "stopping (SIGTERM)" in text
