@@ -86,6 +86,10 @@ def main(args: argparse.Namespace) -> int:
         raise Sign2SoundError(f"training needs the 'train' extra (tensorflow-cpu): {exc}") from exc
     if args.per_class < 1 or args.epochs < 1:
         raise UsageError("--per-class and --epochs must be at least 1")
+    if args.ignore_z and args.arch != "cnn":
+        raise UsageError("--ignore-z is implemented for --arch cnn only")
+    if not 0.0 <= args.label_smoothing < 1.0:
+        raise UsageError("--label-smoothing must be in [0, 1)")
     paths = args.data or list(DEFAULT_DATA)
     table = load_many(paths)
     config = TrainConfig(
