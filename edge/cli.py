@@ -26,8 +26,11 @@ COMMANDS = {
 }
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """--config, --set and --log-level, shared by the commands that read config.yaml."""
+def add_config_arguments(
+    parser: argparse.ArgumentParser, example: str = "decoder.threshold=0.8"
+) -> None:
+    """--config and --set (into `args.config`, `args.overrides`), for anything that reads
+    config.yaml: the sign2sound commands and `edge-bench pipeline`."""
     parser.add_argument("--config", help="config file (default: config.yaml of the install)")
     parser.add_argument(
         "--set",
@@ -35,8 +38,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help="override one config key, e.g. --set decoder.threshold=0.8 (repeatable)",
+        help=f"override one config key, e.g. --set {example} (repeatable)",
     )
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config, --set and --log-level, shared by the commands that read config.yaml."""
+    add_config_arguments(parser)
     # also accepted after the subcommand (`sign2sound run --log-level DEBUG`); SUPPRESS keeps
     # the top-level value when it is not given here
     parser.add_argument(

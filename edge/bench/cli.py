@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.bench.errors import BenchError, BenchUsageError
+from edge.cli import add_config_arguments
 from edge.errors import Sign2SoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -154,15 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pace files at their own frame rate, as a camera would (default: as fast as possible)",
     )
     pipeline.add_argument("--model", type=Path, metavar="PATH", help="classifier .tflite")
-    pipeline.add_argument("--config", help="config file (default: config.yaml of the install)")
-    pipeline.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one config key, e.g. --set landmarks.model=models/hand_landmarker_lite.task",
-    )
+    add_config_arguments(pipeline, example="landmarks.model=models/hand_landmarker_lite.task")
     pipeline.add_argument(
         "--warmup",
         type=_non_negative_int,
