@@ -16,6 +16,8 @@ exactly like a window frame), the same test sources, and the runtime's mirroring
     .venv/bin/python benchmarks/accuracy_ceiling.py --seeds 5
     # leave one training source out, in turn
     .venv/bin/python benchmarks/accuracy_ceiling.py --drop-each-source
+    # learning curve: train on k of the training sources (2 random subsets per k)
+    .venv/bin/python benchmarks/accuracy_ceiling.py --source-counts 1 2 4 6
     # the easy number: random 80/20 split of the rows inside every source (test sources too)
     .venv/bin/python benchmarks/accuracy_ceiling.py --in-source
 
@@ -143,8 +145,10 @@ def fit_predict(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, *, seed: int, 
     """Train one MLP (2 x `hidden`, dropout 0.3) and return its test probabilities."""
     from edge.training.train import configure_tensorflow
 
-    configure_tensorflow(seed, args.threads)
     import keras
+
+    keras.backend.clear_session()  # one graph per model: no retracing warnings across models
+    configure_tensorflow(seed, args.threads)
 
     mean, std = x.mean(0), x.std(0) + 1e-6
     model = keras.Sequential(
@@ -252,6 +256,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seeds", type=int, default=1, help="models per feature set (ensemble)")
     parser.add_argument("--drop-each-source", action="store_true")
+    parser.add_argument(
+        "--source-counts",
+        nargs="+",
+        type=int,
+        metavar="K",
+        help="learning curve: train on K random training sources (--subsets draws per K)",
+    )
+    parser.add_argument("--subsets", type=int, default=2, help="random source subsets per K")
     parser.add_argument("--in-source", action="store_true", help="random 80/20 split per source")
     parser.add_argument("--per-cell", type=int, default=300, help="rows per (source, letter)")
     parser.add_argument("--reps", type=int, default=4, help="augmented copies of each row")
@@ -260,8 +272,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="write every result as JSON here")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.per_cell < 1 or args.reps < 1 or args.epochs < 1:
-        parser.error("--seeds, --per-cell, --reps and --epochs must be at least 1")
+    if min(args.seeds, args.per_cell, args.reps, args.epochs, args.subsets) < 1:
+        parser.error("--seeds, --per-cell, --reps, --epochs and --subsets must be at least 1")
+    if args.source_counts and min(args.source_counts) < 1:
+        parser.error("--source-counts must be at least 1")
     return args
 
 
@@ -281,6 +295,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
         rng = np.random.default_rng(0)
         test = rng.random(len(y)) < 0.2
         runs = [("in-source 80/20", np.flatnonzero(~test), np.flatnonzero(test & is_test))]
+    elif args.source_counts:
+        train_sources = sorted(known - set(args.test_sources))
+        rng = np.random.default_rng(0)
+        runs = []
+        for k in args.source_counts:
+            if k > len(train_sources):
+                raise SystemExit(f"--source-counts {k}: only {len(train_sources)} training sources")
+            draws = 1 if k == len(train_sources) else args.subsets
+            for _ in range(draws):
+                chosen = sorted(rng.choice(train_sources, k, replace=False).tolist())
+                rows = np.flatnonzero(np.isin(table.source, chosen))
+                runs.append((f"{k} sources: {','.join(chosen)}", rows, np.flatnonzero(is_test)))
     elif args.drop_each_source:
         train_sources = sorted(known - set(args.test_sources))
         runs = [

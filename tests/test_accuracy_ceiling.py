@@ -91,3 +91,11 @@ def test_a_tiny_study_scores_the_held_out_source(tmp_path) -> None:
 def test_an_unknown_test_source_is_named() -> None:
     with pytest.raises(SystemExit, match="nobody"):
         study.main([str(FIXTURE), "--test-sources", "nobody"])
+
+
+def test_the_learning_curve_trains_on_the_sources_it_names() -> None:
+    argv = [str(FIXTURE), "--test-sources", "t32rahman", "--per-cell", "20", "--reps", "1"]
+    (row,) = study.main([*argv, "--epochs", "2", "--source-counts", "1"])
+    assert row["experiment"] == "1 sources: vedantborse-ai" and row["n"] == 60
+    with pytest.raises(SystemExit, match="only 1 training sources"):
+        study.main([*argv, "--source-counts", "2"])
