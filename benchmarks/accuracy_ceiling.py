@@ -143,9 +143,9 @@ def balanced_rows(
 
 def fit_predict(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, *, seed: int, args) -> np.ndarray:
     """Train one MLP (2 x `hidden`, dropout 0.3) and return its test probabilities."""
-    from edge.training.train import configure_tensorflow
-
     import keras
+
+    from edge.training.train import configure_tensorflow
 
     keras.backend.clear_session()  # one graph per model: no retracing warnings across models
     configure_tensorflow(seed, args.threads)
@@ -176,6 +176,13 @@ def scores(pred: np.ndarray, y: np.ndarray, source: np.ndarray) -> dict:
         "top1_without_j_z": round(float(right[static].mean()), 4),
         "per_source": {
             str(s): round(float(right[source == s].mean()), 4) for s in np.unique(source)
+        },
+        "per_source_letter": {
+            str(s): {
+                LETTERS[k]: round(float(right[(source == s) & (y == k)].mean()), 2)
+                for k in np.unique(y[source == s])
+            }
+            for s in np.unique(source)
         },
     }
 

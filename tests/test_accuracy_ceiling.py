@@ -83,6 +83,7 @@ def test_a_tiny_study_scores_the_held_out_source(tmp_path) -> None:
     for row in results:
         assert row["n"] == 60 and set(row["per_source"]) == {"t32rahman"}
         assert row["top1_without_j_z"] == row["top1"]  # the fixture has no J or Z
+        assert set(row["per_source_letter"]["t32rahman"]) == {"A", "B", "L", "V", "Y"}
     # five distinct letters (A B L V Y) of an unseen signer: far above chance (20%)
     assert max(r["top1"] for r in results) >= 0.6
     assert results[1]["ensemble"]["models"] == 2
