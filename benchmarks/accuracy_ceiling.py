@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edge.cli import comma_names, positive_int  # noqa: E402
 from edge.commands.train import DEFAULT_TEST  # noqa: E402
 from edge.config import SHARED_DATA_DIR  # noqa: E402
 from edge.dataset import LETTERS, LandmarkTable, load_many  # noqa: E402
@@ -43,7 +44,7 @@ from edge.features import NUM_LANDMARKS, mirror_features, normalize_landmarks  #
 from edge.synth import FINGERS, WindowSynth  # noqa: E402
 
 PAIRS = np.array([(i, j) for i in range(NUM_LANDMARKS) for j in range(i + 1, NUM_LANDMARKS)])
-CHAINS = tuple((0, *finger) for finger in FINGERS)  # wrist, then each finger base to tip
+CHAINS = np.array([(0, *finger) for finger in FINGERS])  # (5, 5): wrist, then base to tip
 MOTION_LETTERS = ("J", "Z")
 
 
@@ -57,27 +58,24 @@ def distances(h: np.ndarray) -> np.ndarray:
     return np.linalg.norm(h[:, PAIRS[:, 0]] - h[:, PAIRS[:, 1]], axis=-1)
 
 
-def _bones(h: np.ndarray) -> list[np.ndarray]:
-    return [h[:, c[k + 1]] - h[:, c[k]] for c in CHAINS for k in range(len(c) - 1)]
-
-
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / (np.linalg.norm(v, axis=-1, keepdims=True) + 1e-6)
 
 
+def _bone_directions(h: np.ndarray) -> np.ndarray:
+    """(n, 5 fingers, 4 bones, 3) unit vectors from each joint to the next, wrist first."""
+    return _unit(h[:, CHAINS[:, 1:]] - h[:, CHAINS[:, :-1]])
+
+
 def angles(h: np.ndarray) -> np.ndarray:
     """15 joint bends: cosine between consecutive bones of each finger (blind to rotation)."""
-    out = []
-    for c in CHAINS:
-        for k in range(len(c) - 2):
-            u, v = _unit(h[:, c[k + 1]] - h[:, c[k]]), _unit(h[:, c[k + 2]] - h[:, c[k + 1]])
-            out.append((u * v).sum(-1))
-    return np.stack(out, axis=1)
+    u = _bone_directions(h)
+    return (u[:, :, :-1] * u[:, :, 1:]).sum(-1).reshape(len(h), -1)
 
 
 def bones(h: np.ndarray) -> np.ndarray:
     """20 bone directions as unit vectors (orientation without bone length)."""
-    return np.concatenate([_unit(b) for b in _bones(h)], axis=1)
+    return _bone_directions(h).reshape(len(h), -1)
 
 
 def palm_frame(h: np.ndarray) -> np.ndarray:
@@ -254,36 +252,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--test-sources",
-        type=lambda t: tuple(n for n in t.split(",") if n),
+        type=comma_names,
         default=DEFAULT_TEST,
         help="comma-separated held-out sources (default: the shipped model's test split)",
     )
     parser.add_argument(
         "--features", nargs="+", type=feature_spec, default=["coords"], metavar="SET"
     )
-    parser.add_argument("--seeds", type=int, default=1, help="models per feature set (ensemble)")
+    parser.add_argument(
+        "--seeds", type=positive_int, default=1, help="models per feature set (ensemble)"
+    )
     parser.add_argument("--drop-each-source", action="store_true")
     parser.add_argument(
         "--source-counts",
         nargs="+",
-        type=int,
+        type=positive_int,
         metavar="K",
         help="learning curve: train on K random training sources (--subsets draws per K)",
     )
-    parser.add_argument("--subsets", type=int, default=2, help="random source subsets per K")
+    parser.add_argument(
+        "--subsets", type=positive_int, default=2, help="random source subsets per K"
+    )
     parser.add_argument("--in-source", action="store_true", help="random 80/20 split per source")
-    parser.add_argument("--per-cell", type=int, default=300, help="rows per (source, letter)")
-    parser.add_argument("--reps", type=int, default=4, help="augmented copies of each row")
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--per-cell", type=positive_int, default=300, help="rows per (source, letter)"
+    )
+    parser.add_argument("--reps", type=positive_int, default=4, help="augmented copies of each row")
+    parser.add_argument("--epochs", type=positive_int, default=8)
+    parser.add_argument("--hidden", type=positive_int, default=256)
+    parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--out", type=Path, help="write every result as JSON here")
-    args = parser.parse_args(argv)
-    if min(args.seeds, args.per_cell, args.reps, args.epochs, args.subsets) < 1:
-        parser.error("--seeds, --per-cell, --reps, --epochs and --subsets must be at least 1")
-    if args.source_counts and min(args.source_counts) < 1:
-        parser.error("--source-counts must be at least 1")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -297,13 +296,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     hands = table.features().reshape(-1, NUM_LANDMARKS, 3)
     y = np.array([LETTERS.index(lab) for lab in table.labels])
     is_test = np.isin(table.source, args.test_sources)
+    train_sources = sorted(known - set(args.test_sources))
     results: list[dict] = []
     if args.in_source:
         rng = np.random.default_rng(0)
         test = rng.random(len(y)) < 0.2
         runs = [("in-source 80/20", np.flatnonzero(~test), np.flatnonzero(test & is_test))]
     elif args.source_counts:
-        train_sources = sorted(known - set(args.test_sources))
         rng = np.random.default_rng(0)
         runs = []
         for k in args.source_counts:
@@ -315,7 +314,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 rows = np.flatnonzero(np.isin(table.source, chosen))
                 runs.append((f"{k} sources: {','.join(chosen)}", rows, np.flatnonzero(is_test)))
     elif args.drop_each_source:
-        train_sources = sorted(known - set(args.test_sources))
         runs = [
             (
                 f"without {s}",

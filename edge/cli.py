@@ -26,6 +26,33 @@ COMMANDS = {
 }
 
 
+def bounded_number(kind: type, lowest: float, *, inclusive: bool = True):
+    """An argparse type: a number of `kind` at least (or, if not inclusive, above) `lowest`."""
+    noun = "a whole number" if kind is int else "a number"
+    rule = f"at least {lowest}" if inclusive else f"above {lowest}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not (value >= lowest if inclusive else value > lowest):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = bounded_number(int, 1)
+non_negative_int = bounded_number(int, 0)
+positive_float = bounded_number(float, 0, inclusive=False)
+
+
+def comma_names(text: str) -> tuple[str, ...]:
+    """An argparse type: 'a, b,c' -> ('a', 'b', 'c') (source names and the like; blanks dropped)."""
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser, example: str = "decoder.threshold=0.8"
 ) -> None:

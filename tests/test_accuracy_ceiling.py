@@ -100,3 +100,11 @@ def test_the_learning_curve_trains_on_the_sources_it_names() -> None:
     assert row["experiment"] == "1 sources: vedantborse-ai" and row["n"] == 60
     with pytest.raises(SystemExit, match="only 1 training sources"):
         study.main([*argv, "--source-counts", "2"])
+
+
+@pytest.mark.parametrize("option", ["--seeds", "--reps", "--source-counts"])
+def test_counts_below_one_are_refused_by_name(option, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        study.parse_args([option, "0"])
+    assert exit_info.value.code == 2
+    assert f"argument {option}: must be at least 1, got 0" in capsys.readouterr().err

@@ -20,34 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from edge.bench.errors import BenchError, BenchUsageError
-from edge.cli import add_config_arguments
+from edge.cli import add_config_arguments, non_negative_int, positive_float, positive_int
 from edge.errors import Sign2SoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO_ROOT / "models"
 SHIPPED_MODEL = "letters_int8.tflite"
-
-
-def _bounded(kind: type, lowest: float, *, inclusive: bool = True):
-    """An argparse type: a number of `kind` at least (or, if not inclusive, above) `lowest`."""
-    noun = "a whole number" if kind is int else "a number"
-    rule = f"at least {lowest}" if inclusive else f"above {lowest}"
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
-        if not (value >= lowest if inclusive else value > lowest):
-            raise argparse.ArgumentTypeError(f"must be {rule}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _bounded(int, 1)
-_non_negative_int = _bounded(int, 0)
-_positive_float = _bounded(float, 0, inclusive=False)
 
 
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,9 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a .tflite file (repeatable; the first is the baseline). Default: every .tflite "
         f"in {MODELS_DIR}, {SHIPPED_MODEL} first",
     )
-    model.add_argument("--threads", type=_positive_int, default=1, help="LiteRT threads (1)")
-    model.add_argument("--runs", type=_positive_int, default=1000, help="timed invokes (1000)")
-    model.add_argument("--warmup", type=_non_negative_int, default=50, help="warm-up invokes (50)")
+    model.add_argument("--threads", type=positive_int, default=1, help="LiteRT threads (1)")
+    model.add_argument("--runs", type=positive_int, default=1000, help="timed invokes (1000)")
+    model.add_argument("--warmup", type=non_negative_int, default=50, help="warm-up invokes (50)")
     model.add_argument(
         "--inputs",
         default="demo",
@@ -136,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pipeline.add_argument(
         "--duration",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         metavar="S",
         help="seconds to run; a file or replay loops until then (default: one pass)",
@@ -150,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(pipeline, example="landmarks.model=models/hand_landmarker_lite.task")
     pipeline.add_argument(
         "--warmup",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=30,
         metavar="FRAMES",
         help="frames excluded from every figure at the start (30)",
@@ -164,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pipeline.add_argument(
         "--rss-interval",
-        type=_positive_float,
+        type=positive_float,
         default=1.0,
         metavar="S",
         help="seconds between RSS samples (1.0)",

@@ -10,14 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from edge.cli import comma_names
 from edge.config import MODELS_DIR
 from edge.errors import UsageError
 
 HELP = "evaluate a .tflite model on any landmark CSV: per-letter accuracy and confusion matrix"
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--float-model", type=Path, default=None, help="float .tflite to measure INT8 agreement"
     )
     parser.add_argument(
-        "--sources", type=_names, default=(), help="only rows of these sources (comma-separated)"
+        "--sources",
+        type=comma_names,
+        default=(),
+        help="only rows of these sources (comma-separated)",
     )
     parser.add_argument("--out", type=Path, default=None, help="folder for report.json + PNG")
     parser.add_argument("--seed", type=int, default=0, help="seed of the held-window jitter")

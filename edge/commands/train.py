@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from edge.cli import comma_names
 from edge.config import SHARED_DATA_DIR
 from edge.errors import Sign2SoundError, UsageError
 
@@ -22,10 +23,6 @@ DEFAULT_DATA = (
 # (test), one more for early stopping (validation). See models/MODEL_CARD.md.
 DEFAULT_VAL = ("vedantborse-ai",)
 DEFAULT_TEST = ("mariia00", "t32rahman", "meyyappan-dm")
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,17 +53,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     parser.add_argument(
-        "--val-sources", type=_names, default=DEFAULT_VAL, help="comma-separated source names"
+        "--val-sources", type=comma_names, default=DEFAULT_VAL, help="comma-separated source names"
     )
     parser.add_argument(
         "--test-sources",
-        type=_names,
+        type=comma_names,
         default=DEFAULT_TEST,
         help="comma-separated sources kept out of training entirely ('' = none)",
     )
     parser.add_argument(
         "--loso",
-        type=_names,
+        type=comma_names,
         default=None,
         metavar="SOURCES",
         help="leave-one-source-out instead: one model per listed source ('all' = every source) "
