@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -41,11 +41,20 @@ EventKind = Literal["letter", "word", "cleared"]
 @dataclass(frozen=True, slots=True)
 class DecoderEvent:
     """letter: `text` is the accepted letter; word: the completed word; cleared: the discarded
-    partial word. `t` is the frame time that caused the event."""
+    partial word. `t` is the frame time that caused the event.
+
+    `evidence` is what a later stage (word correction) needs to weigh other spellings: for a
+    letter, the mean probabilities over the labels during the frames that got it accepted
+    (n_labels,); for a word, one such row per letter (len(text), n_labels). `raw` is the word as
+    the decoder read it, before any correction changed `text` (None: not corrected). Neither
+    takes part in ==, so events compare by what was said and when.
+    """
 
     kind: EventKind
     text: str
     t: float
+    raw: str | None = field(default=None, compare=False)
+    evidence: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def letter_of(label: str) -> str | None:
@@ -70,6 +79,9 @@ class Decoder:
         self._last_t = -math.inf
         self._candidate: str | None = None  # top letter above threshold, continuously ...
         self._candidate_since = 0.0  # ... since this time
+        self._candidate_sum = np.zeros(len(self.labels), np.float64)  # its probabilities, summed
+        self._candidate_frames = 0
+        self._evidence: list[np.ndarray] = []  # one row per letter of the word
         self._blocked: str | None = None  # the accepted letter, until it has been released
         self._gone_since: float | None = None  # when the blocked letter disappeared
         self._no_hand_since: float | None = None
@@ -107,7 +119,7 @@ class Decoder:
         if probs is None:
             return self._no_hand(t)
         self._no_hand_since = None
-        return self._letter_frame(t, self._top_letter(probs))
+        return self._letter_frame(t, self._top_letter(probs), probs)
 
     def clear(self, t: float) -> list[DecoderEvent]:
         """Discard the word being spelled (the button's press). A letter still being held must
@@ -117,6 +129,7 @@ class Decoder:
             return []
         text = self.current_word
         self._word.clear()
+        self._evidence.clear()
         return [DecoderEvent("cleared", text, t)]
 
     def _top_letter(self, probs: np.ndarray) -> str | None:
@@ -131,7 +144,7 @@ class Decoder:
             return None
         return self._letters[top]
 
-    def _letter_frame(self, t: float, letter: str | None) -> list[DecoderEvent]:
+    def _letter_frame(self, t: float, letter: str | None, probs: np.ndarray) -> list[DecoderEvent]:
         self._track_release(t, letter)
         if letter is None:
             self._candidate = None
@@ -139,6 +152,10 @@ class Decoder:
         if letter != self._candidate:
             self._candidate = letter
             self._candidate_since = t
+            self._candidate_sum.fill(0.0)
+            self._candidate_frames = 0
+        self._candidate_sum += probs
+        self._candidate_frames += 1
         if letter == self._blocked or t - self._candidate_since + _EPS < self.config.hold_s:
             return []
         return self._accept(t, letter)
@@ -155,10 +172,12 @@ class Decoder:
             self._gone_since = t
 
     def _accept(self, t: float, letter: str) -> list[DecoderEvent]:
+        evidence = (self._candidate_sum / max(self._candidate_frames, 1)).astype(np.float32)
         self._word.append(letter)
+        self._evidence.append(evidence)
         self._blocked = letter
         self._gone_since = None
-        events = [DecoderEvent("letter", letter, t)]
+        events = [DecoderEvent("letter", letter, t, evidence=evidence)]
         if len(self._word) >= self.config.max_word_length:
             events.append(self._complete(t))  # the letter stays blocked: no instant restart
         return events
@@ -174,9 +193,11 @@ class Decoder:
 
     def _complete(self, t: float) -> DecoderEvent:
         word = self.current_word
+        evidence = np.stack(self._evidence)
         self._word.clear()
+        self._evidence.clear()
         self._last_word = word
-        return DecoderEvent("word", word, t)
+        return DecoderEvent("word", word, t, evidence=evidence)
 
     def _reset_timing(self) -> None:
         """Forget every time mark; a blocked letter stays blocked until it is seen released."""

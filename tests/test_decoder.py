@@ -229,3 +229,16 @@ def test_labels_that_are_not_one_letter_are_no_letter() -> None:
         None,
         None,
     ]
+
+
+@pytest.mark.parametrize("fps", FPS)
+def test_word_carries_the_mean_probabilities_each_letter_was_accepted_on(fps: float) -> None:
+    _, events = run(stream([*spell("HI"), (None, 1.5)], fps))
+    letters = [e for e in events if e.kind == "letter"]
+    (word,) = [e for e in events if e.kind == "word"]
+    assert word.evidence.shape == (2, len(LABELS))
+    for row, letter_event in zip(word.evidence, letters, strict=True):
+        np.testing.assert_array_equal(row, letter_event.evidence)
+        assert LABELS[int(row.argmax())] == letter_event.text
+        assert row.max() >= CONFIG.threshold  # a mean over frames that each passed it
+    assert word.raw is None  # nothing corrected it
