@@ -2,8 +2,8 @@
 
 Train/serve skew is the classic bug of landmark classifiers, so every path that turns MediaPipe
 landmarks into model input goes through the functions here: `normalize_landmarks` for one hand in
-one frame, and `resample_window` to turn a run of timestamped frames (any camera rate) into the
-fixed-length window the sequence model takes.
+one frame (its shape, and with `position=` where the hand is), and `resample_window` to turn a run
+of timestamped frames (any camera rate) into the fixed-length window the streaming model takes.
 
 Normalisation, in order:
 1. aspect correction: MediaPipe divides x by the frame width and y by the height, so x (and z,
@@ -15,6 +15,16 @@ Normalisation, in order:
 4. mirroring: a left hand is mirrored to a right hand (x negated) when asked.
 
 z is kept. The result is 63 float32 values in MediaPipe's landmark order (x0, y0, z0, ... z20).
+
+The shape alone cannot show what the hand's path does: the stroke of J and Z, the small bounce or
+slide between the two letters of a double letter, the move from one letter to the next. So each
+frame also has a position (wrist x and y after the aspect correction, and the palm size, in frame
+units), and a window carries the PATH: every step's wrist relative to the window's newest hand, in
+units of that hand's palm size, and the log of its palm size relative to it (towards or away from
+the camera). In palm units the path means the same for a near and a far hand, on any camera.
+
+Window layout per step (WINDOW_CHANNELS = 67): 63 shape values, the hand-present flag, then
+PATH_X, PATH_Y, PATH_SCALE.
 """
 
 from __future__ import annotations
@@ -24,8 +34,13 @@ import numpy as np
 NUM_LANDMARKS = 21
 COORDS = 3
 FEATURE_DIM = NUM_LANDMARKS * COORDS  # 63 normalised coordinates per frame
-WINDOW_CHANNELS = FEATURE_DIM + 1  # plus one "hand present" flag per time step
+PRESENT = FEATURE_DIM  # window channel: 1 where the step has a hand
+PATH_X, PATH_Y, PATH_SCALE = FEATURE_DIM + 1, FEATURE_DIM + 2, FEATURE_DIM + 3
+PATH_DIM = 3
+WINDOW_CHANNELS = FEATURE_DIM + 1 + PATH_DIM  # shape, present, path: 67 per time step
+POSITION_DIM = 3  # per frame: wrist x (aspect-corrected), wrist y, palm size; frame units
 KNUCKLES = (5, 9, 13, 17)
+PATH_LIMIT = 4.0  # palm units: a jump further than this (another "hand") is clipped
 _MIN_PALM = 1e-6
 
 
@@ -39,13 +54,16 @@ def normalize_landmarks(
     aspect: float | np.ndarray = 1.0,
     mirror: bool | np.ndarray = False,
     out: np.ndarray | None = None,
+    position: np.ndarray | None = None,
 ) -> np.ndarray:
     """Normalise landmarks of shape (21, 3), (63,), (N, 21, 3) or (N, 63) into (…, 63) float32.
 
     `aspect` is frame width / height (1.0 when unknown or already corrected); `mirror` flips a
     left hand to a right one. Both may be per-row arrays for a batch. Raises FeatureError for
     non-finite values or a degenerate hand, so bad input is named rather than propagated as NaN.
-    `out` lets the daemon reuse one buffer per frame (no allocation in the hot loop).
+    `out` lets the daemon reuse one buffer per frame (no allocation in the hot loop); `position`
+    ((3,) or (N, 3)), if given, receives each hand's wrist x, wrist y and palm size (x after the
+    aspect correction, unmirrored), which `resample_window` turns into the path channels.
     """
     arr = np.asarray(landmarks, dtype=np.float32)
     single = arr.ndim in (1, 2) and arr.size == FEATURE_DIM
@@ -71,6 +89,11 @@ def normalize_landmarks(
     palm = np.sqrt((knuckles**2).sum(axis=2)).mean(axis=1)
     if (palm < _MIN_PALM).any():
         raise FeatureError("degenerate hand: all knuckles sit on the wrist (palm size 0)")
+    if position is not None:
+        pos = position.reshape(n, POSITION_DIM)
+        pos[:, 0] = pts[:, 0, 0] * aspect_arr[:, 0]
+        pos[:, 1] = pts[:, 0, 1]
+        pos[:, 2] = palm
     result /= palm.reshape(-1, 1, 1)
 
     mirror_arr = np.asarray(mirror, dtype=bool).reshape(-1)
@@ -93,6 +116,7 @@ def resample_window(
     duration: float,
     steps: int,
     max_gap: float,
+    positions: np.ndarray | None = None,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Resample timestamped frames onto `steps` evenly spaced times ending at `t_end`.
@@ -100,11 +124,15 @@ def resample_window(
     The model's window is defined in seconds, not frames, so a Pi 4 at 8 fps and a desktop at
     30 fps give the model the same time scale. Each step takes the latest frame at or before its
     time (zero-order hold, what a camera actually delivers); a step with no frame within `max_gap`
-    seconds, or whose frame had no hand, is marked absent: features zero and the presence flag
-    (last channel) 0. Frames are never invented.
+    seconds, or whose frame had no hand, is marked absent: features zero and the presence flag 0.
+    Frames are never invented.
+
+    With `positions` ((n, 3) from `normalize_landmarks(position=...)`), the path channels of each
+    step with a hand hold its wrist relative to the newest hand in the window, divided by that
+    hand's palm size, and log(palm size / that palm size); they stay 0 without positions.
 
     timestamps: (n,) ascending seconds; features: (n, 63); present: (n,) bool.
-    Returns (steps, 64) float32.
+    Returns (steps, 67) float32.
     """
     window = np.zeros((steps, WINDOW_CHANNELS), np.float32) if out is None else out
     window.fill(0.0)
@@ -119,16 +147,31 @@ def resample_window(
     safe = np.where(valid, idx, 0)
     age = targets - np.asarray(timestamps, dtype=np.float64)[safe]
     use = valid & (age <= max_gap) & np.asarray(present, dtype=bool)[safe]
-    window[use, :FEATURE_DIM] = features[safe[use]]
-    window[use, FEATURE_DIM] = 1.0
+    rows = safe[use]
+    window[use, :FEATURE_DIM] = features[rows]
+    window[use, PRESENT] = 1.0
+    if positions is not None and len(rows):
+        pos = positions[rows]
+        ref = pos[-1]  # the newest hand in the window
+        palm = max(float(ref[2]), _MIN_PALM)
+        path = window[use, PATH_X:]
+        np.subtract(pos[:, :2], ref[:2], out=path[:, :2])
+        path[:, :2] /= palm
+        np.log(np.maximum(pos[:, 2], _MIN_PALM) / palm, out=path[:, 2])
+        np.clip(path, -PATH_LIMIT, PATH_LIMIT, out=path)
+        window[use, PATH_X:] = path
     return window
 
 
 def mirror_features(features: np.ndarray) -> np.ndarray:
-    """Mirror normalised features (…, 63) left-right in place (x negated) and return them.
+    """Mirror normalised features (…, 63) or whole windows (…, 67) left-right in place (every x
+    negated: the shape's and the path's) and return them.
 
-    Normalisation is wrist-relative, so mirroring after it equals mirroring before it: the ring
-    buffer can store unmirrored frames and decide per window, as handedness flickers per frame.
+    Normalisation is wrist-relative and the path is relative to the window's newest hand, so
+    mirroring after them equals mirroring the image before: the ring buffer stores unmirrored
+    frames and decides per window, as handedness flickers per frame.
     """
     features[..., 0:FEATURE_DIM:COORDS] *= -1.0
+    if features.shape[-1] == WINDOW_CHANNELS:
+        features[..., PATH_X] *= -1.0
     return features

@@ -26,6 +26,7 @@ import numpy as np
 
 from edge.features import (
     FEATURE_DIM,
+    POSITION_DIM,
     WINDOW_CHANNELS,
     FeatureError,
     mirror_features,
@@ -43,7 +44,8 @@ _LOG_EVERY_S = 60.0
 
 
 class FeatureRing:
-    """The last `capacity` frames: timestamps, 63 normalised features, hand present, handedness.
+    """The last `capacity` frames: timestamps, 63 normalised features, the hand's position (for
+    the path channels), hand present, handedness.
 
     `window()` returns a buffer owned by the ring and overwritten by the next call: copy it if
     you need to keep it.
@@ -56,6 +58,7 @@ class FeatureRing:
         size = 2 * self._capacity
         self._t = np.zeros(size, np.float64)
         self._features = np.zeros((size, FEATURE_DIM), np.float32)
+        self._positions = np.zeros((size, POSITION_DIM), np.float32)
         self._present = np.zeros(size, bool)
         self._hand = np.zeros(size, np.int8)
         self._next = 0  # slot (0..capacity-1) the next frame is written to
@@ -86,6 +89,12 @@ class FeatureRing:
             return None
         return float(self._t[self._next - 1 + self._capacity])
 
+    def latest(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Views of the newest frame: its features (63,), position (3,) and whether it had a
+        hand. Valid until the next push."""
+        slot = (self._next - 1) % self._capacity
+        return self._features[slot], self._positions[slot], bool(self._present[slot])
+
     def clear(self) -> None:
         """Forget every frame (arrays stay allocated)."""
         self._count = 0
@@ -111,10 +120,11 @@ class FeatureRing:
 
         slot = self._next
         row = self._features[slot]
+        pos = self._positions[slot]
         present = False
         if obs.landmarks is not None:
             try:
-                normalize_landmarks(obs.landmarks, aspect=obs.aspect, out=row)
+                normalize_landmarks(obs.landmarks, aspect=obs.aspect, out=row, position=pos)
                 present = True
             except (FeatureError, ValueError, TypeError) as exc:
                 self.invalid_frames += 1
@@ -129,6 +139,7 @@ class FeatureRing:
                     )
         if not present:
             row.fill(0.0)
+            pos.fill(0.0)
         hand = 0
         if present and obs.handedness == "Left":
             hand = _LEFT
@@ -138,6 +149,7 @@ class FeatureRing:
         mirror_slot = slot + self._capacity
         self._t[slot] = self._t[mirror_slot] = t
         self._features[mirror_slot] = row
+        self._positions[mirror_slot] = pos
         self._present[slot] = self._present[mirror_slot] = present
         self._hand[slot] = self._hand[mirror_slot] = hand
         self._next = (slot + 1) % self._capacity
@@ -158,7 +170,7 @@ class FeatureRing:
         max_gap_s: float,
         mirror_mode: str = "auto",
     ) -> np.ndarray:
-        """The (steps, 64) model input for the `duration_s` seconds ending at `t_end`.
+        """The (steps, 67) model input for the `duration_s` seconds ending at `t_end`.
 
         Mirroring: 'always' mirrors, 'never' does not, 'auto' mirrors when more of the hand
         frames inside the window are labelled "Left" than "Right" (MediaPipe's label; ties and
@@ -179,12 +191,13 @@ class FeatureRing:
             duration=duration_s,
             steps=steps,
             max_gap=max_gap_s,
+            positions=self._positions[span],
             out=out,
         )
         if mirror_mode == "always" or (
             mirror_mode == "auto" and self._left_majority(times, span.start, t_end, duration_s)
         ):
-            mirror_features(out[:, :FEATURE_DIM])
+            mirror_features(out)
         return out
 
     def _left_majority(self, times: np.ndarray, base: int, t_end: float, duration: float) -> bool:

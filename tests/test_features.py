@@ -11,6 +11,12 @@ import pytest
 from edge.dataset import load_landmark_csv
 from edge.features import (
     FEATURE_DIM,
+    PATH_SCALE,
+    PATH_X,
+    PATH_Y,
+    POSITION_DIM,
+    PRESENT,
+    WINDOW_CHANNELS,
     FeatureError,
     mirror_features,
     normalize_landmarks,
@@ -90,5 +96,52 @@ def test_window_is_resampled_in_time_not_frames(hands: np.ndarray) -> None:
         )
 
     slow, fast = window(8), window(30)
-    assert slow.shape == (30, 64)
+    assert slow.shape == (30, WINDOW_CHANNELS)
     assert np.allclose(slow, fast) and (slow[:, 63] == 1).all()
+
+
+def path_window(hand: np.ndarray, wrist_path: np.ndarray, size: float, aspect: float):
+    """A window of one real hand shape carried along `wrist_path` (palm units, (n, 2)) at a
+    palm size of about `size` frame heights: the image a camera would give at 30 fps."""
+    shape = (hand - hand[:1]) * [640 / 480, 1.0, 640 / 480]  # the fixture's 4:3 frames
+    palm = np.linalg.norm(shape[[5, 9, 13, 17], :2], axis=1).mean()
+    shape = shape * (size / palm) / [aspect, 1.0, aspect]  # into this camera's image units
+    frames = []
+    for dx, dy in wrist_path:
+        frame = shape.copy()
+        frame[:, 0] += 0.5 + dx * size / aspect
+        frame[:, 1] += 0.5 + dy * size
+        frames.append(frame)
+    pts = np.asarray(frames, np.float32)
+    pos = np.zeros((len(pts), POSITION_DIM), np.float32)
+    feats = normalize_landmarks(pts, aspect=aspect, position=pos)
+    t = np.arange(len(pts)) / 30.0
+    return resample_window(
+        t, feats, np.ones(len(t), bool), t_end=float(t[-1]), duration=0.6, steps=20,
+        max_gap=0.3, positions=pos,
+    )  # fmt: skip
+
+
+def test_path_is_in_palm_units_of_the_newest_hand(hands: np.ndarray) -> None:
+    """A Z-like stroke reads the same for a near hand in 4:3 and a far one in 16:9; the newest
+    step is the origin, and a hand that only holds still has no path."""
+    u = np.linspace(0, 1, 25)
+    stroke = np.stack([np.interp(u, [0, 1 / 3, 2 / 3, 1], [0, 1, 0, 1]), 1.2 * u], axis=1)
+    near = path_window(hands[0], stroke, 0.2, 640 / 480)
+    far = path_window(hands[0], stroke, 0.06, 1280 / 720)
+    np.testing.assert_allclose(near, far, atol=1e-4)
+    assert np.allclose(near[-1, PATH_X:], 0.0)
+    assert near[:, PATH_X].min() < -0.9 and near[:, PATH_Y].min() < -0.8  # came from up-left
+    assert np.allclose(near[:, PATH_SCALE], 0.0, atol=1e-5)
+    still = path_window(hands[0], np.zeros((25, 2)), 0.2, 640 / 480)
+    assert np.allclose(still[:, PATH_X:], 0.0, atol=1e-6) and (still[:, PRESENT] == 1).all()
+
+
+def test_mirroring_a_window_mirrors_its_path(hands: np.ndarray) -> None:
+    u = np.linspace(0, 1, 25)
+    stroke = np.stack([u, 0.5 * u], axis=1)
+    window = path_window(hands[0], stroke, 0.15, 640 / 480)
+    flipped = mirror_features(window.copy())
+    np.testing.assert_allclose(flipped[:, PATH_X], -window[:, PATH_X])
+    np.testing.assert_allclose(flipped[:, PATH_Y:], window[:, PATH_Y:])
+    np.testing.assert_allclose(flipped[:, 0:FEATURE_DIM:3], -window[:, 0:FEATURE_DIM:3])

@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.features import FEATURE_DIM, WINDOW_CHANNELS, normalize_landmarks
+from edge.features import (
+    FEATURE_DIM,
+    PATH_SCALE,
+    PATH_X,
+    PATH_Y,
+    PRESENT,
+    WINDOW_CHANNELS,
+    normalize_landmarks,
+)
 from edge.observation import HandObservation
 from edge.ringbuffer import FeatureRing
 
@@ -39,34 +47,51 @@ def observation(i: int, t: float, handedness: str | None = None) -> HandObservat
 
 
 def reference_window(
-    frames: list[tuple[float, np.ndarray | None]],
+    frames: list[tuple[float, np.ndarray | None, np.ndarray | None]],
     t_end: float,
     duration: float,
     steps: int,
     max_gap: float,
 ) -> np.ndarray:
-    """Straightforward loop version of the resampling contract, written from the docstring."""
+    """Straightforward loop version of the resampling contract, written from the docstring:
+    frames are (t, features or None, landmarks or None); the path is the wrist relative to the
+    newest hand in the window, in its palm sizes, and log of the palm size ratio."""
     out = np.zeros((steps, WINDOW_CHANNELS), np.float32)
+    used: list[tuple[int, np.ndarray]] = []
     for k in range(steps):
         target = t_end - duration + duration / steps * (k + 1)
-        earlier = [(t, f) for t, f in frames if t <= target + 1e-9]
+        earlier = [(t, f, lm) for t, f, lm in frames if t <= target + 1e-9]
         if not earlier:
             continue
-        t, feats = earlier[-1]
+        t, feats, landmarks = earlier[-1]
         if feats is not None and target - t <= max_gap:
             out[k, :FEATURE_DIM] = feats
-            out[k, FEATURE_DIM] = 1.0
+            out[k, PRESENT] = 1.0
+            used.append((k, landmarks))
+    if used:
+        aspect = FRAMES[0][2]
+
+        def where(lm: np.ndarray) -> tuple[np.ndarray, float]:
+            wrist = np.array([lm[0, 0] * aspect, lm[0, 1]])
+            knuckles = (lm[[5, 9, 13, 17], :2] - lm[0, :2]) * [aspect, 1.0]
+            return wrist, float(np.linalg.norm(knuckles, axis=1).mean())
+
+        ref_wrist, ref_palm = where(used[-1][1])
+        for k, lm in used:
+            wrist, palm = where(lm)
+            out[k, PATH_X : PATH_Y + 1] = (wrist - ref_wrist) / ref_palm
+            out[k, PATH_SCALE] = np.log(palm / ref_palm)
     return out
 
 
 def test_window_matches_the_resampling_contract_after_wrapping_around() -> None:
     ring = FeatureRing(capacity=16)
-    pushed: list[tuple[float, np.ndarray | None]] = []
+    pushed: list[tuple[float, np.ndarray | None, np.ndarray | None]] = []
     for i in range(40):  # 2.5 times the capacity: every slot is overwritten at least twice
         t = 10.0 + i / 30.0
         obs = observation(i, t)
         ring.push(obs)
-        pushed.append((t, normalize_landmarks(obs.landmarks, aspect=obs.aspect)))
+        pushed.append((t, normalize_landmarks(obs.landmarks, aspect=obs.aspect), obs.landmarks))
     assert len(ring) == ring.capacity == 16
 
     t_end = pushed[-1][0]
