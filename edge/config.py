@@ -142,6 +142,27 @@ class DecoderConfig:
         minimum=0.0,
         maximum=5.0,
     )
+    dropout_s: float = setting(
+        0.25,
+        "No hand for less than this is the tracker losing the hand in a fast move: it does not "
+        "count as the release a repeated letter needs.",
+        minimum=0.0,
+        maximum=2.0,
+    )
+    still_hand_s: float = setting(
+        2.5,
+        "A new hand that stays this long where it appeared, without moving or changing shape, "
+        "is not a signing hand (MediaPipe's 'hand' on a face): it spells nothing until it moves. "
+        "0 = every hand spells at once.",
+        minimum=0.0,
+        maximum=30.0,
+    )
+    still_hand_palms: float = setting(
+        0.5,
+        "How far a new hand must move (in palm sizes), or its shape change, to count as signing.",
+        minimum=0.05,
+        maximum=5.0,
+    )
     word_gap_s: float = setting(
         1.0,
         "No hand for this long completes the word being spelled.",

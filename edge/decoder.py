@@ -1,14 +1,22 @@
 """Letters and words from a stream of per-frame letter probabilities.
 
 A small state machine with named, TIME-based parameters (like openWakeWord's threshold and
-patience), so it behaves the same at 8 fps on a Pi 4 and at 30 fps on a desktop:
+patience), so it behaves the same at 8 fps on a Pi 4 and at 30 fps on a desktop. It is a greedy
+streaming decoder in the manner of CTC: the classifier's `_` class (the hand moving between
+letters, or not making a letter) is the blank between symbols, a run of one letter is one symbol,
+and the same letter twice needs a blank (or a gap) between its runs.
+
+Each frame stands for the time since the previous frame (at most 0.2 s: a stall is not a hold),
+so a letter seen on one frame at 8 fps has lasted 0.125 s, as four frames do at 30 fps:
 
 - threshold: the top label's probability must reach it, else the frame shows "no letter";
 - hold_s: the same top letter must stay above threshold this long to be accepted (rejects the
   flicker of hand transitions);
-- release_s: once accepted, that letter must be gone (another letter, no letter or no hand) this
-  long before it can be accepted again: a repeated letter (the LL of HELLO) needs a visible
-  release, while a different letter may follow directly after its own hold;
+- release_s: once accepted, that letter must be gone (another letter, no letter) this long before
+  it can be accepted again: a repeated letter (the LL of HELLO) needs a visible release, while a
+  different letter may follow directly after its own hold, and a long hold stays one letter;
+- dropout_s: no hand for less than this is the tracker losing the hand for a frame or a few in a
+  fast move: it does not count as a release (longer stretches do);
 - word_gap_s: no hand for this long completes a non-empty word;
 - max_word_length: a word this long is completed at once.
 
@@ -34,6 +42,7 @@ log = logging.getLogger(__name__)
 # frame times are sums of float steps (i / 30.0): compare durations with a tiny tolerance so a
 # 0.4 s hold is met by the frame 0.4 s later and not by the next one
 _EPS = 1e-6
+MAX_FRAME_S = 0.2  # the longest time one frame stands for
 
 EventKind = Literal["letter", "word", "cleared"]
 
@@ -78,13 +87,14 @@ class Decoder:
         self._last_word = ""
         self._last_t = -math.inf
         self._candidate: str | None = None  # top letter above threshold, continuously ...
-        self._candidate_since = 0.0  # ... since this time
+        self._candidate_s = 0.0  # ... for this long
         self._candidate_sum = np.zeros(len(self.labels), np.float64)  # its probabilities, summed
         self._candidate_frames = 0
         self._evidence: list[np.ndarray] = []  # one row per letter of the word
         self._blocked: str | None = None  # the accepted letter, until it has been released
-        self._gone_since: float | None = None  # when the blocked letter disappeared
-        self._no_hand_since: float | None = None
+        self._gone_s = 0.0  # how long the blocked letter has been gone (hand frames)
+        self._no_hand_s = 0.0  # how long there has been no hand (frame durations: releases)
+        self._no_hand_since: float | None = None  # the first frame without one (word gap)
 
     @property
     def current_word(self) -> str:
@@ -115,11 +125,14 @@ class Decoder:
                 self.current_word,
             )
             self._reset_timing()
+        dt = min(t - self._last_t, MAX_FRAME_S) if math.isfinite(self._last_t) else 0.0
         self._last_t = t
         if probs is None:
-            return self._no_hand(t)
+            return self._no_hand(t, dt)
+        letter = self._top_letter(probs)
+        self._no_hand_s = 0.0
         self._no_hand_since = None
-        return self._letter_frame(t, self._top_letter(probs), probs)
+        return self._letter_frame(t, dt, letter, probs)
 
     def clear(self, t: float) -> list[DecoderEvent]:
         """Discard the word being spelled (the button's press). A letter still being held must
@@ -144,49 +157,57 @@ class Decoder:
             return None
         return self._letters[top]
 
-    def _letter_frame(self, t: float, letter: str | None, probs: np.ndarray) -> list[DecoderEvent]:
-        self._track_release(t, letter)
+    def _letter_frame(
+        self, t: float, dt: float, letter: str | None, probs: np.ndarray
+    ) -> list[DecoderEvent]:
+        self._track_release(dt, letter)
         if letter is None:
             self._candidate = None
             return []
         if letter != self._candidate:
             self._candidate = letter
-            self._candidate_since = t
+            self._candidate_s = 0.0
             self._candidate_sum.fill(0.0)
             self._candidate_frames = 0
+        self._candidate_s += dt
         self._candidate_sum += probs
         self._candidate_frames += 1
-        if letter == self._blocked or t - self._candidate_since + _EPS < self.config.hold_s:
+        if letter == self._blocked or self._candidate_s + _EPS < self.config.hold_s:
             return []
         return self._accept(t, letter)
 
-    def _track_release(self, t: float, letter: str | None) -> None:
+    def _track_release(self, dt: float, letter: str | None) -> None:
+        """A hand frame: the blocked letter is back (its release starts over) or still gone."""
         if self._blocked is None:
             return
-        if self._gone_since is not None and t - self._gone_since + _EPS >= self.config.release_s:
+        if letter == self._blocked:
+            self._gone_s = 0.0
+            return
+        self._gone_s += dt
+        if self._gone_s + _EPS >= self.config.release_s:
             self._blocked = None  # gone long enough: it may count again
-            self._gone_since = None
-        elif letter == self._blocked:
-            self._gone_since = None  # back before the release: still the same letter
-        elif self._gone_since is None:
-            self._gone_since = t
 
     def _accept(self, t: float, letter: str) -> list[DecoderEvent]:
         evidence = (self._candidate_sum / max(self._candidate_frames, 1)).astype(np.float32)
         self._word.append(letter)
         self._evidence.append(evidence)
         self._blocked = letter
-        self._gone_since = None
+        self._gone_s = 0.0
         events = [DecoderEvent("letter", letter, t, evidence=evidence)]
         if len(self._word) >= self.config.max_word_length:
             events.append(self._complete(t))  # the letter stays blocked: no instant restart
         return events
 
-    def _no_hand(self, t: float) -> list[DecoderEvent]:
+    def _no_hand(self, t: float, dt: float) -> list[DecoderEvent]:
         self._candidate = None
-        self._track_release(t, None)
+        self._no_hand_s += dt
         if self._no_hand_since is None:
             self._no_hand_since = t
+        if self._blocked is not None and self._no_hand_s + _EPS >= max(
+            self.config.release_s, self.config.dropout_s
+        ):
+            self._blocked = None  # the hand was away: the same letter may count again
+        # the word gap counts from the first frame seen without a hand (never a frame early)
         if self._word and t - self._no_hand_since + _EPS >= self.config.word_gap_s:
             return [self._complete(t)]
         return []
@@ -202,5 +223,7 @@ class Decoder:
     def _reset_timing(self) -> None:
         """Forget every time mark; a blocked letter stays blocked until it is seen released."""
         self._candidate = None
-        self._gone_since = None
+        self._gone_s = 0.0
+        self._no_hand_s = 0.0
         self._no_hand_since = None
+        self._last_t = -math.inf

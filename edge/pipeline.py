@@ -23,6 +23,7 @@ import numpy as np
 from edge.config import Config
 from edge.decoder import Decoder, DecoderEvent
 from edge.features import WINDOW_CHANNELS
+from edge.hand_gate import SigningHandGate
 from edge.landmarks import FrameError
 from edge.modelfiles import ModelError
 from edge.observation import HandObservation
@@ -112,6 +113,9 @@ class Pipeline:
                 config.classifier.window_s, max(config.camera.fps, RING_MIN_FPS)
             )
         )
+        self.gate = SigningHandGate(
+            config.decoder.still_hand_s, config.decoder.still_hand_palms, len(classifier.labels)
+        )
         self.timings = StageTimings()
         self.counters = PipelineCounters()
         self.last_probs: np.ndarray | None = None
@@ -162,6 +166,7 @@ class Pipeline:
         t0 = clock()
         if self.last_t is not None and obs.t < self.last_t:
             self._refill_until = float("-inf")  # the stream's clock restarted (the ring resets)
+            self.gate.reset()
         elif self.last_t is not None and obs.t - self.last_t > self._max_gap_s:
             # No frame at all for a while (camera outage, a stall): the window now holds steps
             # marked "no hand" that nobody saw. Classifying it would read as the letter being
@@ -197,13 +202,28 @@ class Pipeline:
             probs = self.last_probs
         else:
             self._since_classify = self._every_n  # classify at once when the hand is back
-        events = self.decoder.update(obs.t, probs)
+        events = self._decode(obs.t, probs)
         t4 = clock()
         timings.ring_ns = t1 - t0
         timings.window_ns = t2 - t1
         timings.classify_ns = t3 - t2
         timings.decode_ns = t4 - t3
         timings.total_ns = t4 - t0
+        return events
+
+    def _decode(self, t: float, probs: np.ndarray | None) -> list[DecoderEvent]:
+        """The decoder gets the frames the signing-hand gate lets through (a new hand's frames
+        wait until it has moved, a hand that never moves reads as no hand)."""
+        if probs is None:
+            admitted = self.gate.admit(t, None)
+        else:
+            shape, position, _ = self.ring.latest()
+            admitted = self.gate.admit(t, probs, shape, position)
+        if len(admitted) == 1:
+            return self.decoder.update(*admitted[0])
+        events: list[DecoderEvent] = []
+        for frame_t, frame_probs in admitted:
+            events.extend(self.decoder.update(frame_t, frame_probs))
         return events
 
     def _landmarks(self, frame: Frame) -> HandObservation:
@@ -241,10 +261,15 @@ class Pipeline:
     def finish(self) -> list[DecoderEvent]:
         """Complete the word in progress as if the hand had gone right after the last frame
         (end of a video or replay, or a stop): a word already spelled is never dropped."""
-        if not self.decoder.current_word or self.last_t is None:
+        if self.last_t is None:
             return []
         t = self.last_t + 1e-3
-        events = self.decoder.update(t, None)
+        events: list[DecoderEvent] = []
+        for frame_t, _ in self.gate.end():  # a hand still on probation never spelled
+            events += self.decoder.update(frame_t, None)
+        if not self.decoder.current_word:
+            return events
+        events += self.decoder.update(t, None)
         events += self.decoder.update(t + self.config.decoder.word_gap_s, None)
         return events
 

@@ -207,7 +207,8 @@ def test_a_non_finite_time_is_ignored_not_accepted() -> None:
     assert decoder.update(float("nan"), probs_for(rng, "Q", 0.95)) == []
     assert decoder.update(float("inf"), None) == []
     assert decoder.current_word == ""
-    assert [e.text for e in decoder.update(0.5, probs_for(rng, "Q", 0.95))] == ["Q"]
+    assert decoder.update(0.2, probs_for(rng, "Q", 0.95)) == []
+    assert [e.text for e in decoder.update(0.4, probs_for(rng, "Q", 0.95))] == ["Q"]
     assert decoder.candidate is None  # accepted: nothing pending any more
 
 

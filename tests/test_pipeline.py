@@ -148,3 +148,40 @@ def test_clear_discards_the_word_in_progress(config, classifier, observations):
     events += pipeline.finish()
     assert [e.text for e in events if e.kind == "cleared"] == ["HE"]
     assert [e.text for e in events if e.kind == "word"] == ["LLO"]
+
+
+def still_hand(landmarks: np.ndarray, seconds: float, fps: float = 15.0) -> list[HandObservation]:
+    """No hand for 0.5 s, then one real hand that appears from nowhere and stays put (tracker
+    jitter only), then no hand again: what MediaPipe reports when it finds a 'hand' on a face."""
+    rng = np.random.default_rng(0)
+    frames = [HandObservation(i / fps, None) for i in range(int(0.5 * fps))]
+    start = len(frames)
+    for i in range(int(seconds * fps)):
+        jitter = rng.normal(0, 0.0005, landmarks.shape).astype(np.float32)
+        frames.append(HandObservation((start + i) / fps, landmarks + jitter, "Left", 0.98, 0.75))
+    end = len(frames)
+    frames += [HandObservation((end + i) / fps, None) for i in range(int(1.5 * fps))]
+    return frames
+
+
+def test_a_static_detection_that_is_not_a_signing_hand_spells_nothing(
+    config, classifier, observations
+):
+    """The same frames spell a letter when the gate is off (so the test can fail), and nothing
+    when it is on: a hand that never moved is not signing."""
+    hands = [o.landmarks for o in observations if o.has_hand][::8]
+    ungated = dataclasses.replace(
+        config, decoder=dataclasses.replace(config.decoder, still_hand_s=0.0)
+    )
+
+    def letters(cfg: Config, landmarks: np.ndarray) -> list[str]:
+        events = run(Pipeline(cfg, classifier), still_hand(landmarks, 4.0))
+        return [e.text for e in events if e.kind == "letter"]
+
+    readable = [lm for lm in hands if letters(ungated, lm)]
+    assert len(readable) >= 3
+    for landmarks in readable:
+        pipeline = Pipeline(config, classifier)
+        events = run(pipeline, still_hand(landmarks, 4.0))
+        assert events == []
+        assert pipeline.gate.still_tracks == 1
