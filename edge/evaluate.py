@@ -1,8 +1,10 @@
 """Measure a .tflite letter model on any landmark CSV, with the same LiteRT path the daemon uses.
 
-Single-frame rows become held 1 s windows (mild jitter, the runtime's mirroring); clip rows
-(`sequence` column) are cut into the windows the daemon would see at every frame whose label is
-certain (see `edge.synth.frame_labels_for_clip`). Reports top-1 per letter and overall, the
+Single-frame rows become letters held still (mild jitter, the runtime's mirroring), cut by the
+daemon's ring buffer; clip rows (`sequence` column) are pushed through the ring frame by frame and
+cut at every frame whose label is certain (see `edge.synth.frame_labels_for_clip`), exactly the
+windows the daemon would classify. Reports top-1 per letter and overall, the 24 letters held
+still apart from J and Z (which are motions: a photo of them is one moment of the stroke), the
 confusion matrix, per-clip accuracy, INT8-vs-float agreement, model size and mean invoke time.
 """
 
@@ -17,8 +19,10 @@ import numpy as np
 from edge.classifier import LetterClassifier
 from edge.dataset import LandmarkTable
 from edge.features import NUM_LANDMARKS, WINDOW_CHANNELS
-from edge.synth import IGNORE, SynthConfig, WindowSynth, frame_labels_for_clip
+from edge.synth import IGNORE, SynthConfig, frame_labels_for_clip, ring_windows
 from edge.training.windows import FROM_REST_SOURCES, clip_times, clips_of, held_windows
+
+MOTION_LETTERS = ("J", "Z")
 
 
 @dataclass
@@ -44,6 +48,11 @@ class EvalReport:
     mean_invoke_us: float
     agreement: float | None = None
     confidence: dict[str, dict[str, float]] = field(default_factory=dict)
+    # the 24 letters held still (single frames; J and Z are strokes, a photo is not the letter)
+    static_top1: float | None = None
+    static_per_source: dict[str, float] = field(default_factory=dict)
+    # J and Z from real motion (clip windows labelled J or Z), per letter
+    motion_top1: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2) + "\n"
@@ -52,34 +61,39 @@ class EvalReport:
 def clip_eval_windows(
     table: LandmarkTable, labels: list[str], synth: SynthConfig | None = None
 ) -> EvalWindows:
-    """One window per clip frame with a certain label, exactly as the daemon's ring would cut it.
+    """One window per clip frame with a certain label, cut by the daemon's ring buffer from the
+    clip's frames as recorded (their real path, handedness and frame size).
 
     Mirroring follows the daemon's 'auto' rule: mirror when most frames of the window are
     labelled 'Left' by MediaPipe.
     """
     cfg = synth or SynthConfig()
-    syn = WindowSynth(cfg, seed=0)
     cls = {name: i for i, name in enumerate(labels)}
     feats = table.features()
-    hands = feats.reshape(-1, NUM_LANDMARKS, 3)
     xs, ys, srcs, clips = [], [], [], []
     for rows in clips_of(table):
         src = str(table.source[rows[0]])
         fl = frame_labels_for_clip(table, rows, feats, cls, from_rest=src in FROM_REST_SOURCES)
+        at = np.flatnonzero(fl != IGNORE)
+        if not len(at):
+            continue
         t = clip_times(table, rows)
-        left = table.handedness[rows] == "Left"
-        present = np.ones(len(rows), bool)
-        for i in np.flatnonzero(fl != IGNORE):
-            j = int(np.searchsorted(t, t[i] - cfg.duration_s, side="right"))
-            mirror = bool(left[j : i + 1].mean() > 0.5)
-            xs.append(syn.window(t[: i + 1], hands[rows[: i + 1]], present[: i + 1], t[i], mirror))
-            ys.append(int(fl[i]))
-            srcs.append(src)
-            clips.append(str(table.sequence[rows[0]]))
+        lm = table.coords[rows].reshape(-1, NUM_LANDMARKS, 3)
+        xs.append(
+            ring_windows(
+                t, lm, np.ones(len(rows), bool), at, cfg, aspect=table.aspect()[rows],
+                handedness=table.handedness[rows], mirror_mode="auto",
+            )
+        )  # fmt: skip
+        ys.append(fl[at])
+        srcs.append(np.full(len(at), src))
+        clips.append(np.full(len(at), str(table.sequence[rows[0]])))
     if not xs:
         empty = np.zeros((0, cfg.steps, WINDOW_CHANNELS), np.float32)
         return EvalWindows(empty, np.zeros(0, np.int64), np.zeros(0, str), np.zeros(0, str))
-    return EvalWindows(np.stack(xs), np.asarray(ys), np.asarray(srcs), np.asarray(clips))
+    return EvalWindows(
+        np.concatenate(xs), np.concatenate(ys), np.concatenate(srcs), np.concatenate(clips)
+    )
 
 
 def eval_windows(table: LandmarkTable, labels: list[str], seed: int = 0) -> EvalWindows:
@@ -153,6 +167,17 @@ def report(
         }
         for thr in (0.5, 0.7, 0.9)
     }
+    names = np.asarray(labels)
+    static = (w.clip == "") & ~np.isin(names[w.y], [*MOTION_LETTERS, "_"])
+    static_per_source = {
+        str(src): round(float(ok[static & (w.source == src)].mean()), 4)
+        for src in np.unique(w.source[static])
+    }
+    motion_top1 = {}
+    for letter in MOTION_LETTERS:
+        m = (w.clip != "") & (names[w.y] == letter)
+        if m.any():
+            motion_top1[letter] = {"n": int(m.sum()), "top1": round(float(ok[m].mean()), 4)}
     agreement = None
     if reference is not None:
         ref_probs, _ = timed_predict(reference, w.x)
@@ -169,6 +194,9 @@ def report(
         mean_invoke_us=round(invoke_us, 2),
         agreement=agreement,
         confidence=confidence,
+        static_top1=round(float(ok[static].mean()), 4) if static.any() else None,
+        static_per_source=static_per_source,
+        motion_top1=motion_top1,
     )
     return rep, conf
 

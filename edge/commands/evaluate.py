@@ -67,6 +67,13 @@ def main(args: argparse.Namespace) -> int:
     print(f"   INT8-vs-float top-1 agreement {rep.agreement:.4f}" if ref else "")
     for src, acc in rep.per_source.items():
         print(f"  source {src}: {acc:.4f}")
+    if rep.static_top1 is not None:
+        print(
+            f"24 letters held still (no J, Z): top-1 {rep.static_top1:.4f}   "
+            + "  ".join(f"{src} {acc:.4f}" for src, acc in rep.static_per_source.items())
+        )
+    for letter, info in rep.motion_top1.items():
+        print(f"{letter} in motion (clip windows): top-1 {info['top1']:.4f} ({info['n']} windows)")
     print(
         "windows with top probability >= threshold, right / wrong: "
         + "  ".join(f"{t}: {v['right']:.3f} / {v['wrong']:.3f}" for t, v in rep.confidence.items())
