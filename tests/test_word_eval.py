@@ -156,29 +156,32 @@ def _one_line_error(capsys, argv: list[str]) -> str:
     return err[-1]
 
 
-def test_bad_word_streams_are_refused_in_one_line(tmp_path: Path, capsys) -> None:
-    def change_label(sequence, i, row):
-        if i == 40:
-            row["label"] = "HELP"
+@pytest.mark.parametrize(
+    ("column", "row", "value", "message"),
+    [
+        (
+            "label",
+            40,
+            "HELP",
+            ": line 42: label 'HELP' in word sequence 'w1', which spells 'HELLO'",
+        ),
+        ("t_ms", 60, "100", ", line 62: t_ms goes backwards against frame"),
+        ("sequence", 3, "", ": line 5: word label 'HELLO' without a sequence"),
+    ],
+)
+def test_bad_word_streams_are_refused_in_one_line(
+    tmp_path: Path, capsys, column: str, row: int, value: str, message: str
+) -> None:
+    def edit(sequence, i, out):
+        if i == row:
+            out[column] = value
 
-    bad = relabelled_demo(tmp_path / "label.csv", {"w1": "HELLO"}, edit=change_label)
+    bad = relabelled_demo(tmp_path / "bad.csv", {"w1": "HELLO"}, edit=edit)
     line = _one_line_error(capsys, ["eval", str(bad)])
-    assert f"{bad}: line 42: label 'HELP' in word sequence 'w1', which spells 'HELLO'" in line
+    assert f"{bad}{message}" in line  # the file, then the line at fault
 
-    def backwards(sequence, i, row):
-        if i == 60:
-            row["t_ms"] = "100"
 
-    bad = relabelled_demo(tmp_path / "time.csv", {"w1": "HELLO"}, edit=backwards)
-    line = _one_line_error(capsys, ["eval", str(bad)])
-    assert f"{bad}, line 62: t_ms goes backwards against frame" in line
-
-    def no_sequence(sequence, i, row):
-        row["sequence"] = "" if i == 3 else row["sequence"]
-
-    bad = relabelled_demo(tmp_path / "seq.csv", {"w1": "HELLO"}, edit=no_sequence)
-    line = _one_line_error(capsys, ["eval", str(bad)])
-    assert f"{bad}: line 5: word label 'HELLO' without a sequence" in line
+def test_word_options_on_letter_data_are_refused(capsys) -> None:
     line = _one_line_error(capsys, ["eval", str(DEMO_CSV), "--speed", "2"])
     assert "--speed, --fps and --json are for word streams" in line
 

@@ -71,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         default=None,
+        metavar="DIR",
         help="folder for the reports: letters: report.json, confusion.txt/.png; words: "
         "report.json, report.txt and timelines/*.png (in DIR/words/ when the data has both)",
     )
