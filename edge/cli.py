@@ -53,6 +53,14 @@ def comma_names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
+def comma_positive_floats(text: str) -> tuple[float, ...]:
+    """An argparse type: '0.5,1,2' -> (0.5, 1.0, 2.0), each above 0 (speeds, frame rates)."""
+    values = tuple(positive_float(n) for n in comma_names(text))
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return values
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser, example: str = "decoder.threshold=0.8"
 ) -> None:

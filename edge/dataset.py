@@ -4,14 +4,21 @@ Format (see ../shared/data/README.md): `label,x0,y0,z0,…,x20,y20,z20` then opt
 `handedness,score,width,height,source,signer,sequence,frame,t_ms,file` (any order; other columns
 are ignored). Anyone can record their own CSV in this format and run `sign2sound eval` on it, so
 every problem is reported as a DataError naming the file and the line, never as a NaN deep inside
-training.
+training. Files may be gzipped (`.csv.gz`): the committed word sets are.
+
+Word streams use the same format: the rows of one `sequence` whose `label` is a word (two or more
+letters A-Z, the same on every row) are one continuous spelling of that word, and an optional
+`truth` column says per frame what the hand does (a letter, or `_` for a move or rest). Loaders
+that expect word streams pass `words=True`; everywhere else a word label is an unknown label.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +42,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "t_ms",
     "file",
 )
+TRUTH_COLUMN = "truth"  # word streams: what the hand does in this frame (a letter or `_`)
 LETTERS: tuple[str, ...] = tuple(string.ascii_uppercase)
 BACKGROUND = "_"  # transition / no letter: the decoder treats it like "no hand"
 DEFAULT_LABELS: tuple[str, ...] = (*LETTERS, BACKGROUND)
@@ -42,6 +50,45 @@ DEFAULT_LABELS: tuple[str, ...] = (*LETTERS, BACKGROUND)
 
 class DataError(Sign2SoundError):
     """A landmark CSV that cannot be used, with the file and line at fault."""
+
+
+def is_word_label(label: str) -> bool:
+    """True for the label of a word stream: two or more letters A-Z."""
+    return len(label) >= 2 and all(c in _LETTER_SET for c in label)
+
+
+_LETTER_SET = frozenset(LETTERS)
+
+
+def open_text(path: Path) -> io.TextIOBase:
+    """A landmark CSV opened for csv reading; `.gz` files are decompressed on the fly."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="", encoding="utf-8")
+    return path.open(newline="", encoding="utf-8")
+
+
+def write_landmark_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Write a CSV (gzipped for `.gz`, without a timestamp, so the same rows give the same
+    bytes), through a temporary file so a failed write never leaves half a file."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    data = text.getvalue().encode("utf-8")
+    if path.suffix == ".gz":
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def csv_name(path: Path) -> str:
+    """The file name without `.csv` / `.csv.gz`: the source name of a file without one."""
+    name = path.name
+    for suffix in (".gz", ".csv"):
+        name = name.removesuffix(suffix)
+    return name
 
 
 @dataclass(frozen=True)
@@ -65,6 +112,16 @@ class LandmarkTable:
     t_ms: np.ndarray  # (n,) float64, NaN when unknown
     path: np.ndarray  # (n,) str: the CSV each row came from
     line: np.ndarray  # (n,) int64
+    score: np.ndarray | None = None  # (n,) float64 MediaPipe's hand score, NaN when unknown
+    truth: np.ndarray | None = None  # (n,) str: word streams' per-frame truth, '' when absent
+
+    def __post_init__(self) -> None:
+        # tables built without the newer columns get them empty, so every table has every field
+        n = len(self.labels)
+        if self.score is None:
+            object.__setattr__(self, "score", np.full(n, np.nan))
+        if self.truth is None:
+            object.__setattr__(self, "truth", np.full(n, "", dtype="<U1"))
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -108,18 +165,20 @@ def _number(text: str, column: str, where: str) -> float:
 
 
 def load_landmark_csv(
-    path: str | Path, *, allowed_labels: Iterable[str] = DEFAULT_LABELS
+    path: str | Path, *, allowed_labels: Iterable[str] = DEFAULT_LABELS, words: bool = False
 ) -> LandmarkTable:
-    """Read one CSV in the project's format, checking every row.
+    """Read one CSV (or .csv.gz) in the project's format, checking every row.
 
     Raises DataError naming the file and line for: a missing file, a missing label or coordinate
     column, a row with the wrong number of fields, a coordinate that is empty, not a number, NaN
-    or infinite, and a label outside `allowed_labels`.
+    or infinite, a label outside `allowed_labels` (with `words`, a word label is allowed too),
+    and a `truth` that is not a letter or `_`.
     """
     path = Path(path)
     allowed = frozenset(allowed_labels)
+    truth_allowed = frozenset((*LETTERS, BACKGROUND, ""))
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = open_text(path)
     except OSError as exc:
         raise DataError(f"{path}: cannot open landmark CSV: {exc.strerror or exc}") from exc
     with handle:
@@ -130,6 +189,8 @@ def load_landmark_csv(
             raise DataError(f"{path}: line 1: empty file, expected a header row") from None
         except (csv.Error, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: line 1: unreadable header: {exc}") from exc
+        except (OSError, EOFError) as exc:  # a .gz that is not gzip, or cut short
+            raise DataError(f"{path}: not a readable gzip file: {exc}") from exc
         header = [h.strip() for h in header]
         index = {name: i for i, name in enumerate(header)}
         missing = [c for c in ("label", *COORD_COLUMNS) if c not in index]
@@ -141,13 +202,13 @@ def load_landmark_csv(
                 f"x20,y20,z20: {FEATURE_DIM} coordinates, found {present})"
             )
         coord_idx = [index[c] for c in COORD_COLUMNS]
-        opt_idx = {c: index.get(c) for c in OPTIONAL_COLUMNS}
+        opt_idx = {c: index.get(c) for c in (*OPTIONAL_COLUMNS, TRUTH_COLUMN)}
         ncols = len(header)
 
         labels: list[str] = []
         coords: list[list[str]] = []
         lines: list[int] = []
-        opts: dict[str, list[str]] = {c: [] for c in OPTIONAL_COLUMNS}
+        opts: dict[str, list[str]] = {c: [] for c in opt_idx}
         try:
             for row in reader:
                 lineno = reader.line_num
@@ -159,20 +220,30 @@ def load_landmark_csv(
                         f"got {len(row)} (wrong number of coordinates?)"
                     )
                 label = row[index["label"]].strip()
-                if label not in allowed:
+                if label not in allowed and not (words and is_word_label(label)):
+                    also = " or a word (two or more letters A-Z)" if words else ""
                     raise DataError(
                         f"{path}: line {lineno}: unknown label {label!r} "
-                        f"(expected one of {' '.join(sorted(allowed))})"
+                        f"(expected one of {' '.join(sorted(allowed))}{also})"
                     )
                 labels.append(label)
                 coords.append([row[i] for i in coord_idx])
                 lines.append(lineno)
                 for c, i in opt_idx.items():
                     opts[c].append(row[i].strip() if i is not None else "")
+                if opts[TRUTH_COLUMN][-1] not in truth_allowed:
+                    raise DataError(
+                        f"{path}: line {lineno}: truth {opts[TRUTH_COLUMN][-1]!r} is not a "
+                        f"letter A-Z or {BACKGROUND} (what the hand does in this frame)"
+                    )
         except csv.Error as exc:
             raise DataError(f"{path}: line {reader.line_num}: malformed CSV: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: line {reader.line_num + 1}: not UTF-8 text: {exc}") from exc
+        except (OSError, EOFError) as exc:
+            raise DataError(
+                f"{path}: line {reader.line_num + 1}: not a readable gzip file: {exc}"
+            ) from exc
 
     if not labels:
         raise DataError(f"{path}: no data rows after the header")
@@ -205,7 +276,7 @@ def load_landmark_csv(
     frame = np.where(np.isfinite(frame), frame, -1).astype(np.int64)
     source = np.asarray(opts["source"], dtype=str)
     if not any(opts["source"]):
-        source = np.full(len(labels), path.stem)
+        source = np.full(len(labels), csv_name(path))
     return LandmarkTable(
         labels=np.asarray(labels, dtype=str),
         coords=xyz,
@@ -219,6 +290,8 @@ def load_landmark_csv(
         t_ms=numbers("t_ms"),
         path=np.full(len(labels), str(path)),
         line=line_arr,
+        score=numbers("score"),
+        truth=np.asarray(opts[TRUTH_COLUMN], dtype=str),
     )
 
 
@@ -231,14 +304,14 @@ def concat_tables(tables: Iterable[LandmarkTable]) -> LandmarkTable:
 
 
 def load_many(paths: Iterable[str | Path], **kwargs) -> LandmarkTable:
-    """Load several CSVs (or every *.csv under a folder) into one table."""
+    """Load several CSVs (or every *.csv and *.csv.gz under a folder) into one table."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = sorted(p.glob("*.csv"))
+            found = sorted([*p.glob("*.csv"), *p.glob("*.csv.gz")])
             if not found:
-                raise DataError(f"{p}: no *.csv files in this folder")
+                raise DataError(f"{p}: no *.csv files (nor *.csv.gz) in this folder")
             files.extend(found)
         else:
             files.append(p)

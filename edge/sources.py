@@ -28,13 +28,14 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from edge.dataset import open_text
 from edge.errors import Sign2SoundError
 from edge.observation import HandObservation
 
@@ -286,13 +287,65 @@ class AutoCamera:
 
 
 @dataclass(frozen=True, slots=True)
-class _ReplayRow:
+class ReplayRow:
+    """One recorded hand of a replay: frame number, time (s) and what HandObservation carries.
+    `line` is the row's line in its file (0 = unknown), for error messages."""
+
     frame: int
     t: float
     landmarks: np.ndarray
     handedness: str | None
     score: float
     aspect: float
+    line: int = 0
+
+
+def order_replay_rows(rows: list[ReplayRow], where: str) -> tuple[list[ReplayRow], float]:
+    """The rows of one sequence sorted by frame, checked, and the frame interval (s).
+
+    Refuses a frame number that appears twice and a time that goes backwards against the frame
+    order (naming the line); the interval is taken over the whole run since t_ms is rounded.
+    """
+    chosen = sorted(rows, key=lambda r: r.frame)
+    for prev, row in zip(chosen, chosen[1:], strict=False):
+        at = f"{where}, line {row.line}" if row.line else where
+        if row.frame == prev.frame:
+            raise SourceError(f"{at}: frame {row.frame} appears twice in one sequence")
+        if row.t < prev.t:
+            raise SourceError(
+                f"{at}: t_ms goes backwards against frame ({row.t * 1000:g} ms at frame "
+                f"{row.frame}, {prev.t * 1000:g} ms at frame {prev.frame})"
+            )
+    span = chosen[-1].frame - chosen[0].frame
+    frame_dt = (chosen[-1].t - chosen[0].t) / span if span else 1 / 30
+    if not frame_dt > 0:
+        raise SourceError(f"{where}: t_ms does not increase with frame")
+    return chosen, frame_dt
+
+
+def replay_observations(
+    rows: list[ReplayRow], frame_dt: float
+) -> Iterator[tuple[int, HandObservation]]:
+    """(frame index, observation) from frame 0 to the last recorded frame: the rows as hands,
+    every frame number missing between them as "no hand" at its place in time. The one
+    replay semantics the daemon's replay source and the word evaluation share."""
+    frame_no = 0
+    for row in rows:
+        while frame_no < row.frame:
+            t = row.t - (row.frame - frame_no) * frame_dt
+            yield frame_no, HandObservation(t=t, landmarks=None, aspect=row.aspect)
+            frame_no += 1
+        yield (
+            frame_no,
+            HandObservation(
+                t=row.t,
+                landmarks=row.landmarks,
+                handedness=row.handedness,
+                score=row.score,
+                aspect=row.aspect,
+            ),
+        )
+        frame_no += 1
 
 
 class LandmarkReplaySource:
@@ -300,7 +353,8 @@ class LandmarkReplaySource:
 
     Frame numbers missing from the CSV (MediaPipe found no hand there) are fed as "no hand", from
     frame 0 to the last recorded frame, so the decoder sees the real gaps. `path#sequence` picks
-    one sequence of a file holding several. Finite; yields HandObservation directly.
+    one sequence of a file holding several. Reads .csv and .csv.gz. Finite; yields
+    HandObservation directly.
     """
 
     live = False
@@ -314,81 +368,43 @@ class LandmarkReplaySource:
         self.name = f"landmark replay {text}"
         self._pacer = _Pacer(realtime)
         self.paced = realtime
-        self._rows: list[_ReplayRow] = []
-        self._frame_dt = 1 / 30
-        self._next_frame = 0
-        self._pos = 0
+        self._frames: Iterator[tuple[int, HandObservation]] = iter(())
 
     def open(self) -> None:
-        self._rows, self._frame_dt = _read_replay_csv(self.path, self.sequence)
-        self._next_frame = 0
-        self._pos = 0
+        rows, frame_dt = _read_replay_csv(self.path, self.sequence)
+        self._frames = replay_observations(rows, frame_dt)
         self._pacer.reset()
 
     def read(self) -> Frame | None:
-        if self._pos >= len(self._rows):
+        item = next(self._frames, None)
+        if item is None:
             return None
-        row = self._rows[self._pos]
-        frame_no = self._next_frame
-        if frame_no < row.frame:
-            t = row.t - (row.frame - frame_no) * self._frame_dt
-            obs = HandObservation(t=t, landmarks=None, aspect=row.aspect)
-        else:
-            t = row.t
-            obs = HandObservation(
-                t=t,
-                landmarks=row.landmarks,
-                handedness=row.handedness,
-                score=row.score,
-                aspect=row.aspect,
-            )
-            self._pos += 1
-        self._next_frame = frame_no + 1
-        self._pacer.wait(t)
-        return Frame(t=t, index=frame_no, observation=obs)
+        frame_no, obs = item
+        self._pacer.wait(obs.t)
+        return Frame(t=obs.t, index=frame_no, observation=obs)
 
     def close(self) -> None:
-        self._rows = []
+        self._frames = iter(())
 
 
 _COORD_COLUMNS = [f"{axis}{i}" for i in range(21) for axis in "xyz"]
 
 
-def _read_replay_csv(path: Path, sequence: str | None) -> tuple[list[_ReplayRow], float]:
+def _read_replay_csv(path: Path, sequence: str | None) -> tuple[list[ReplayRow], float]:
     """Read one sequence's rows, sorted by frame; errors name the file and line."""
     where = f"landmark replay {path}"
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = open_text(path)
     except FileNotFoundError as exc:
         raise SourceError(f"{where}: no such file") from exc
     except OSError as exc:
         raise SourceError(f"{where}: cannot read it ({exc.strerror})") from exc
-    rows: dict[str, list[_ReplayRow]] = {}
+    rows: dict[str, list[ReplayRow]] = {}
     with handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in [*_COORD_COLUMNS, "sequence", "frame", "t_ms"] if c not in header]
-        if missing:
-            raise SourceError(f"{where}: missing column(s) {', '.join(missing[:5])}")
-        for record in reader:
-            line = reader.line_num
-            seq = record["sequence"]
-            if sequence is not None and seq != sequence:
-                continue
-            try:
-                coords = np.array([float(record[c]) for c in _COORD_COLUMNS], np.float32)
-                frame = int(record["frame"])
-                t = float(record["t_ms"]) / 1000.0
-                score = float(record.get("score") or 0.0)
-                width = float(record.get("width") or 0.0)
-                height = float(record.get("height") or 0.0)
-            except (TypeError, ValueError) as exc:
-                raise SourceError(f"{where}, line {line}: not a number ({exc})") from exc
-            aspect = width / height if width > 0 and height > 0 else 1.0
-            handedness = record.get("handedness") or None
-            rows.setdefault(seq, []).append(
-                _ReplayRow(frame, t, coords.reshape(21, 3), handedness, score, aspect)
-            )
+        try:
+            _read_replay_rows(handle, where, sequence, rows)
+        except (OSError, EOFError) as exc:  # a .gz that is not gzip, or cut short
+            raise SourceError(f"{where}: not a readable gzip file ({exc})") from exc
     if not rows:
         what = f"no rows of sequence {sequence!r}" if sequence else "no rows"
         raise SourceError(f"{where}: {what}")
@@ -398,15 +414,36 @@ def _read_replay_csv(path: Path, sequence: str | None) -> tuple[list[_ReplayRow]
             f"{where}: holds {len(rows)} sequences ({names}, ...); pick one with "
             f"replay:{path}#<sequence>"
         )
-    chosen = sorted(next(iter(rows.values())), key=lambda r: r.frame)
-    frames = np.array([r.frame for r in chosen])
-    if (np.diff(frames) <= 0).any():
-        raise SourceError(f"{where}: a frame number appears twice in one sequence")
-    span = chosen[-1].frame - chosen[0].frame  # t_ms is rounded: take the rate over the whole run
-    frame_dt = (chosen[-1].t - chosen[0].t) / span if span else 1 / 30
-    if not frame_dt > 0:
-        raise SourceError(f"{where}: t_ms does not increase with frame")
-    return chosen, frame_dt
+    return order_replay_rows(next(iter(rows.values())), where)
+
+
+def _read_replay_rows(
+    handle, where: str, sequence: str | None, rows: dict[str, list[ReplayRow]]
+) -> None:
+    reader = csv.DictReader(handle)
+    header = reader.fieldnames or []
+    missing = [c for c in [*_COORD_COLUMNS, "sequence", "frame", "t_ms"] if c not in header]
+    if missing:
+        raise SourceError(f"{where}: missing column(s) {', '.join(missing[:5])}")
+    for record in reader:
+        line = reader.line_num
+        seq = record["sequence"]
+        if sequence is not None and seq != sequence:
+            continue
+        try:
+            coords = np.array([float(record[c]) for c in _COORD_COLUMNS], np.float32)
+            frame = int(record["frame"])
+            t = float(record["t_ms"]) / 1000.0
+            score = float(record.get("score") or 0.0)
+            width = float(record.get("width") or 0.0)
+            height = float(record.get("height") or 0.0)
+        except (TypeError, ValueError) as exc:
+            raise SourceError(f"{where}, line {line}: not a number ({exc})") from exc
+        aspect = width / height if width > 0 and height > 0 else 1.0
+        handedness = record.get("handedness") or None
+        rows.setdefault(seq, []).append(
+            ReplayRow(frame, t, coords.reshape(21, 3), handedness, score, aspect, line)
+        )
 
 
 def open_source(

@@ -128,5 +128,51 @@ def test_cli_reports_a_bad_csv_in_one_line(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == (
         f"sign2sound eval: error: {path}: line 3: unknown label 'a?' "
-        "(expected one of A B C D E F G H I J K L M N O P Q R S T U V W X Y Z _)"
+        "(expected one of A B C D E F G H I J K L M N O P Q R S T U V W X Y Z _ "
+        "or a word (two or more letters A-Z))"  # eval also takes word streams
     )
+
+
+def test_gzipped_csv_loads_like_the_plain_file(tmp_path: Path) -> None:
+    import gzip
+
+    packed = tmp_path / "letters_small.csv.gz"
+    packed.write_bytes(gzip.compress(FIXTURE.read_bytes()))
+    plain, gz = load_landmark_csv(FIXTURE), load_landmark_csv(packed)
+    assert np.array_equal(plain.coords, gz.coords) and list(plain.labels) == list(gz.labels)
+    assert (gz.line == plain.line).all()
+    assert len(load_many([tmp_path])) == len(plain)  # a folder's *.csv.gz are found too
+    bare = tmp_path / "mine.csv.gz"  # no source column: named after the file, without .csv.gz
+    bare.write_bytes(gzip.compress(_write(tmp_path, HEADER, [_good_row()]).read_bytes()))
+    assert set(load_landmark_csv(bare).source) == {"mine"}
+
+
+def test_a_broken_gzip_file_is_named_in_one_line(tmp_path: Path) -> None:
+    import gzip
+
+    fake = tmp_path / "fake.csv.gz"
+    fake.write_text("label,x0\n")  # not gzip at all
+    with pytest.raises(DataError, match=r"fake\.csv\.gz: not a readable gzip file"):
+        load_landmark_csv(fake)
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(gzip.compress(FIXTURE.read_bytes())[:3000])  # truncated download
+    with pytest.raises(DataError, match=r"cut\.csv\.gz: line \d+: not a readable gzip file"):
+        load_landmark_csv(cut)
+
+
+def test_word_labels_only_where_word_streams_are_expected(tmp_path: Path) -> None:
+    header = [*HEADER, "sequence", "truth"]
+    rows = [[*_good_row("HELLO"), "w1", "H"], [*_good_row("HELLO"), "w1", "_"]]
+    path = _write(tmp_path, header, rows)
+    with pytest.raises(DataError, match=rf"{path}: line 2: unknown label 'HELLO'"):
+        load_landmark_csv(path)  # a letter evaluation still refuses it
+    table = load_landmark_csv(path, words=True)
+    assert list(table.labels) == ["HELLO", "HELLO"] and list(table.truth) == ["H", "_"]
+    assert np.isnan(table.score).all()  # no score column
+    for bad in ("A1", "hello", "HÉLLO"):  # not two or more letters A-Z
+        path = _write(tmp_path, header, [[*_good_row(bad), "w1", "H"]])
+        with pytest.raises(DataError, match=r"line 2: unknown label .* or a word"):
+            load_landmark_csv(path, words=True)
+    path = _write(tmp_path, header, [[*_good_row("HI"), "w1", "H"], [*_good_row("HI"), "w1", "h"]])
+    with pytest.raises(DataError, match=r"line 3: truth 'h' is not a letter A-Z or _"):
+        load_landmark_csv(path, words=True)

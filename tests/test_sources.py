@@ -80,6 +80,27 @@ def test_replay_errors_name_file_and_line(tmp_path: Path) -> None:
         LandmarkReplaySource(tmp_path / "cols.csv").open()
 
 
+def test_replay_reads_gzip_and_refuses_time_going_backwards(tmp_path: Path) -> None:
+    import gzip
+
+    packed = tmp_path / "hello.csv.gz"
+    packed.write_bytes(gzip.compress(DEMO_CSV.read_bytes()))
+    plain = read_all(LandmarkReplaySource(DEMO_CSV, realtime=False))
+    gz = read_all(LandmarkReplaySource(packed, realtime=False))
+    assert [(f.index, f.t, f.observation.has_hand) for f in gz] == [
+        (f.index, f.t, f.observation.has_hand) for f in plain
+    ]
+    lines = DEMO_CSV.read_text().splitlines()
+    head = lines[0].split(",")
+    t_col = head.index("t_ms")
+    row = lines[10].split(",")
+    row[t_col] = "5"  # frame order kept, time jumps back to the start
+    path = tmp_path / "back.csv"
+    path.write_text("\n".join([*lines[:10], ",".join(row), *lines[11:]]) + "\n")
+    with pytest.raises(SourceError, match=r"back\.csv, line 11: t_ms goes backwards against frame"):
+        LandmarkReplaySource(path).open()
+
+
 def test_replay_paces_in_real_time() -> None:
     source = LandmarkReplaySource(DEMO_CSV, realtime=True)
     source.open()

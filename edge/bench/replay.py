@@ -10,6 +10,8 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.dataset import open_text
+
 
 def repeat_landmark_csv(
     source: Path,
@@ -24,7 +26,7 @@ def repeat_landmark_csv(
     """Write the rows of `source` `repeats` times as one sequence at `fps`, each copy starting
     `gap_frames` after the previous one ends. `edit(i, row)` may change row i (0-based over the
     whole stream) in place, e.g. to inject NaN. Returns (dest, stream seconds)."""
-    with source.open(newline="", encoding="utf-8") as handle:
+    with open_text(source) as handle:
         reader = csv.DictReader(handle)
         fields = list(reader.fieldnames or [])
         rows = list(reader)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edge.bench.errors import BenchError
+from edge.dataset import open_text
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class LetterSpan:
 
 def load_truth(path: Path, max_gap_s: float = 0.25) -> list[LetterSpan]:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with open_text(path) as handle:
             reader = csv.DictReader(handle)
             missing = {"label", "t_ms"} - set(reader.fieldnames or [])
             if missing:

@@ -5,7 +5,11 @@
   yourself spelling a letter and `sign2sound eval` the result.
 - `raw DIR --source NAME`: the per-letter layouts the public sets use: `DIR/<L>.csv` with 63 raw
   values per row (optional header) or `DIR/<L>/*.npy` holding 63 values each.
-- `check CSV...`: validate files (errors name file and line) and count rows per source and letter.
+- `check CSV...`: validate files (errors name file and line) and count rows per source and letter;
+  word streams are checked as `sign2sound eval` reads them.
+- `lart101-words --out FILE`: the word streams cut from the real lart101 letter clips at 1, 2 and
+  3 letters/s (edge.clip_words; seeded, the same bytes every run). lart101 is a training source:
+  numbers on these cuts are in-sample.
 """
 
 from __future__ import annotations
@@ -14,7 +18,13 @@ import argparse
 import csv
 from pathlib import Path
 
-from edge.dataset import COORD_COLUMNS, LETTERS, OPTIONAL_COLUMNS, DataError
+from edge.dataset import (
+    COORD_COLUMNS,
+    LETTERS,
+    OPTIONAL_COLUMNS,
+    DataError,
+    write_landmark_csv,
+)
 from edge.errors import UsageError
 
 HELP = "convert landmark data sets into the project's CSV format"
@@ -35,6 +45,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     raw.add_argument("--source", required=True, help="source name written to every row")
     check = sub.add_parser("check", help="validate CSVs and count rows per source and letter")
     check.add_argument("csv", nargs="+", type=Path)
+    words = sub.add_parser(
+        "lart101-words",
+        help="word streams cut from the real lart101 letter clips at 1, 2 and 3 letters/s "
+        "(in-sample: lart101 is a training source)",
+    )
+    words.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="lart101's per-frame landmarks (default: ../shared/data/sequences/lart101.csv)",
+    )
+    words.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="the word-stream CSV to write (.csv.gz is gzipped), e.g. "
+        "models/eval/words/lart101_words.csv.gz",
+    )
+    words.add_argument(
+        "--seed", type=int, default=None, help="seed of the per-letter timing (default: fixed)"
+    )
 
 
 def _row(label: str, values, **extra) -> list[str]:
@@ -138,27 +169,45 @@ def _check(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from edge.dataset import load_landmark_csv
+    from edge.word_eval import word_streams
 
     for path in args.csv:
-        table = load_landmark_csv(path)
+        table = load_landmark_csv(path, words=True)
         table.features()  # every hand must normalise
+        streams = word_streams(table)  # word streams must replay: one word, time going forward
         counts = Counter(zip(table.source.tolist(), table.labels.tolist(), strict=True))
         for src in sorted(set(table.source.tolist())):
             per = " ".join(f"{lab}:{n}" for (s, lab), n in sorted(counts.items()) if s == src)
             print(f"{path}: source {src}: {per}")
+        if streams:
+            print(f"{path}: {len(streams)} word streams")
         print(f"{path}: {len(table)} rows OK")
     return 0
 
 
+def _lart101_words(args: argparse.Namespace) -> int:
+    from edge.clip_words import SEED, write_words
+    from edge.config import SHARED_DATA_DIR
+
+    data = args.data or SHARED_DATA_DIR / "sequences" / "lart101.csv"
+    streams, rows = write_words(data, args.out, seed=SEED if args.seed is None else args.seed)
+    print(
+        f"{data}: {streams} word streams, {rows} rows -> {args.out} "
+        f"({args.out.stat().st_size} bytes); lart101 is a training source: numbers on these "
+        "cuts are in-sample"
+    )
+    return 0
+
+
 def _write(out: Path, rows: list[list[str]]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    with tmp.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    tmp.replace(out)
+    write_landmark_csv(out, HEADER, rows)
 
 
 def main(args: argparse.Namespace) -> int:
-    return {"video": _convert_video, "raw": _convert_raw, "check": _check}[args.kind](args)
+    kinds = {
+        "video": _convert_video,
+        "raw": _convert_raw,
+        "check": _check,
+        "lart101-words": _lart101_words,
+    }
+    return kinds[args.kind](args)
