@@ -20,9 +20,9 @@ raw letters only when it is within the edit limit and its score beats raw's by `
 otherwise the raw letters stand.
 
 Search is bounded so it stays in milliseconds on a Pi: the list is sorted by length once at
-start, only words whose length is within the edit limit are looked at, a letter-count bound (k
-edits change the letter counts by at most 2k) prunes those with plain numpy, and the alignment
-of the survivors runs as one vectorised dynamic programme over all of them.
+start, only words whose length is within the edit limit are looked at, two letter bounds prune
+those with plain numpy (k edits change which letters occur, and how often, by at most 2k), and
+the alignment of the survivors runs as one vectorised dynamic programme over all of them.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 _LN10 = math.log(10.0)
 _PAD = 26  # letter code of the padding after a word's end
 _FAR = 1e9  # cost of aligning with padding: finite, so no inf - inf appears
+_BITS = np.array([bin(i).count("1") for i in range(256)], np.uint8)  # popcount of a byte
 _LINE = re.compile(r"([A-Z]+)\t([0-9]+(?:\.[0-9]+)?)")
 
 
@@ -67,6 +68,7 @@ class Lexicon:
     lengths: np.ndarray  # (N,) int64
     codes: np.ndarray  # (N, longest) uint8
     counts: np.ndarray  # (N, 26) int16: how often each letter occurs in the word
+    masks: np.ndarray  # (N,) uint32: bit c set when letter c occurs in the word
     starts: np.ndarray  # (longest + 2,) int64
     index: dict[str, int]
 
@@ -113,6 +115,9 @@ class Lexicon:
             "lengths": lengths,
             "codes": codes,
             "counts": counts,
+            "masks": ((counts > 0).astype(np.uint32) << np.arange(26, dtype=np.uint32)).sum(
+                axis=1, dtype=np.uint32
+            ),
             "starts": starts.astype(np.int64),
         }
         for array in arrays.values():
@@ -237,17 +242,24 @@ class WordCorrector:
 
     def correct(self, raw: str, evidence: np.ndarray | None) -> Correction:
         """Decide for one word: `evidence` is (len(raw), n_labels), one row per letter; without
-        it (or with raw letters outside A-Z) there is nothing to weigh and raw stands."""
+        it, with evidence of another shape, or with raw letters outside A-Z there is nothing to
+        weigh and raw stands."""
         n = len(raw)
         k = self.allowed_edits(n)
         if k == 0 or evidence is None or not re.fullmatch(r"[A-Z]+", raw):
             return Correction(raw, raw)
         evidence = np.asarray(evidence, np.float64)
         if evidence.shape != (n, self.n_labels):
-            raise ValueError(
-                f"word correction got evidence of shape {evidence.shape} for {raw!r}; "
-                f"expected ({n}, {self.n_labels})"
+            # a decoder built for other labels: never lose the word over it, say so
+            log.warning(
+                "word correction got evidence of shape %s for %s, expected (%d, %d); "
+                "the word is kept as read",
+                evidence.shape,
+                raw,
+                n,
+                self.n_labels,
             )
+            return Correction(raw, raw)
         costs = self._letter_costs(evidence)  # (n, 27)
         read = np.frombuffer(raw.encode("ascii"), np.uint8) - ord("A")
         raw_cost = float(costs[np.arange(n), read].sum())
@@ -294,8 +306,13 @@ class WordCorrector:
         if hi <= lo:
             return np.empty(0, np.int64)
         wanted = np.bincount(read, minlength=26).astype(np.int16)
-        spread = np.abs(lex.counts[lo:hi] - wanted).sum(axis=1)
-        return lo + np.flatnonzero(spread <= 2 * k)
+        # first the cheap bound on which letters occur at all (one edit adds or removes at most
+        # two of them), then the exact letter-count bound on the few words left
+        mask = np.uint32(int(((wanted > 0) << np.arange(26)).sum()))
+        differ = (lex.masks[lo:hi] ^ mask).view(np.uint8).reshape(-1, 4)
+        near = lo + np.flatnonzero(_BITS[differ].sum(axis=1) <= 2 * k)
+        spread = np.abs(lex.counts[near] - wanted).sum(axis=1)
+        return near[spread <= 2 * k]
 
     def _weighted_cost(self, codes: np.ndarray, read: np.ndarray, costs: np.ndarray) -> np.ndarray:
         cfg = self.config

@@ -99,6 +99,14 @@ def test_two_letter_words_and_words_without_evidence_are_never_changed(corrector
     assert corrector.apply(event) is event
 
 
+def test_evidence_of_the_wrong_shape_keeps_the_word_and_says_so(corrector, caplog):
+    rows = evidence("HELLP", i4=("O", 0.40))
+    with caplog.at_level(logging.WARNING, logger="edge.lexicon"):
+        result = corrector.correct("HELLP", rows[:, :20])
+    assert result.text == "HELLP" and not result.changed
+    assert "the word is kept as read" in caplog.text
+
+
 def test_apply_marks_a_corrected_word_with_what_was_read(corrector):
     rows = evidence("HELLP", i4=("O", 0.40))
     corrected = corrector.apply(DecoderEvent("word", "HELLP", 2.5, evidence=rows))
