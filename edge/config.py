@@ -175,6 +175,76 @@ class DecoderConfig:
 
 
 @dataclass(frozen=True)
+class LexiconConfig:
+    enabled: bool = setting(
+        True,
+        "Correct a completed word to a listed word when the letter evidence makes it clearly "
+        "more likely; names and words not in the list come through as spelled.",
+    )
+    path: str = setting(
+        "models/lexicon.tsv",
+        "Word list (word<TAB>zipf frequency per line); relative paths are relative to the "
+        "install folder.",
+    )
+    margin: float = setting(
+        1.0,
+        "How much more likely (natural log) the listed word must be than the letters as read "
+        "before it replaces them; higher changes fewer words.",
+        minimum=0.0,
+        maximum=50.0,
+    )
+    prior_weight: float = setting(
+        0.5,
+        "Weight of the word's frequency against the letter evidence (0: evidence only).",
+        minimum=0.0,
+        maximum=10.0,
+    )
+    unknown_zipf: float = setting(
+        1.25,
+        "How frequent (zipf) a word the list does not have is taken to be: lower trusts the "
+        "list more, higher keeps more names as read.",
+        minimum=0.0,
+        maximum=8.0,
+    )
+    max_edits: int = setting(
+        2, "Most letters a correction may change, add or drop.", minimum=0, maximum=5
+    )
+    letters_per_edit: int = setting(
+        3,
+        "One edit is allowed per this many letters read (so a 2-letter word is never changed).",
+        minimum=1,
+        maximum=10,
+    )
+    missed_letter_cost: float = setting(
+        3.0,
+        "Cost (natural log) of a letter the decoder missed.",
+        minimum=0.0,
+        maximum=50.0,
+    )
+    extra_letter_cost: float = setting(
+        3.5,
+        "Cost (natural log) of an extra letter the decoder accepted, on top of -ln(1 - p) "
+        "of its probability p (a letter read with little confidence is cheaper to drop).",
+        minimum=0.0,
+        maximum=50.0,
+    )
+    missed_double_cost: float = setting(
+        2.0,
+        "Cost (natural log) of a missed letter that repeats the one before it (a double letter "
+        "read once, when its release was not seen).",
+        minimum=0.0,
+        maximum=50.0,
+    )
+    min_prob: float = setting(
+        0.005,
+        "Floor on a letter's probability in the evidence, so one near-zero output cannot veto "
+        "a word on its own.",
+        minimum=1e-6,
+        maximum=0.5,
+    )
+
+
+@dataclass(frozen=True)
 class SpeechConfig:
     enabled: bool = setting(True, "Speak completed words.")
     voice: str = setting("en-us", "espeak-ng voice (espeak-ng --voices lists them).")
@@ -240,6 +310,7 @@ class Config:
     landmarks: LandmarksConfig = field(default_factory=LandmarksConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    lexicon: LexiconConfig = field(default_factory=LexiconConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     transcript: TranscriptConfig = field(default_factory=TranscriptConfig)
     gpio: GpioConfig = field(default_factory=GpioConfig)
@@ -263,6 +334,7 @@ SECTIONS: dict[str, type] = {
     "landmarks": LandmarksConfig,
     "classifier": ClassifierConfig,
     "decoder": DecoderConfig,
+    "lexicon": LexiconConfig,
     "speech": SpeechConfig,
     "transcript": TranscriptConfig,
     "gpio": GpioConfig,

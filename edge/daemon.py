@@ -164,6 +164,7 @@ class Daemon:
                 "to %s",
                 self._debug_dir,
             )
+        self.last_word = ""  # the last completed word as spoken (after word correction)
         self._frames_at_status = 0
         self._faults_at_status = 0
         self._status_t = 0.0
@@ -267,7 +268,11 @@ class Daemon:
                 self.speaker.letter_feedback(event.text)
             elif event.kind == "word":
                 self.summary.words.append(event.text)
-                log.info("word: %s", event.text)
+                self.last_word = event.text  # as corrected: what was said is what repeats
+                if event.raw is not None:
+                    log.info("word: %s (read %s)", event.text, event.raw)
+                else:
+                    log.info("word: %s", event.text)
                 # the transcript first: the word is kept even if speech fails or is dropped
                 self.transcript.append(event.text, datetime.now().astimezone())
                 self.speaker.say(event.text)
@@ -309,7 +314,7 @@ class Daemon:
                     log.info("button: clear (no word in progress)")
                 self._handle_events(events)
             elif command == REPEAT:
-                word = self.pipeline.decoder.last_word
+                word = self.last_word
                 if word:
                     log.info("button: repeating %s", word)
                     self.summary.repeated.append(word)
@@ -337,7 +342,7 @@ class Daemon:
         if not stats.connected and stats.outages:
             parts.append(f"camera lost, retrying: {stats.last_error}")
         parts.append(f"word: {decoder.current_word or '-'}")
-        parts.append(f"last: {decoder.last_word or '-'}")
+        parts.append(f"last: {self.last_word or '-'}")
         parts.append(f"{fps:.1f} fps")
         if stats.dropped:
             parts.append(f"{stats.dropped} frames dropped")

@@ -25,6 +25,7 @@ from edge.decoder import Decoder, DecoderEvent
 from edge.features import WINDOW_CHANNELS
 from edge.hand_gate import SigningHandGate
 from edge.landmarks import FrameError
+from edge.lexicon import WordCorrector
 from edge.modelfiles import ModelError
 from edge.observation import HandObservation
 from edge.ringbuffer import FeatureRing
@@ -134,6 +135,8 @@ class Pipeline:
             )
         self._since_classify = self._every_n  # classify on the first hand frame
         self._refill_until = float("-inf")
+        # word correction (lexicon.enabled); a bad word list fails here, at start
+        self.corrector = WordCorrector.from_config(config, classifier.labels)
 
     # -- per frame -----------------------------------------------------------------------------
     def process_frame(
@@ -202,7 +205,7 @@ class Pipeline:
             probs = self.last_probs
         else:
             self._since_classify = self._every_n  # classify at once when the hand is back
-        events = self._decode(obs.t, probs)
+        events = self._correct_words(self._decode(obs.t, probs))
         t4 = clock()
         timings.ring_ns = t1 - t0
         timings.window_ns = t2 - t1
@@ -267,11 +270,18 @@ class Pipeline:
         events: list[DecoderEvent] = []
         for frame_t, _ in self.gate.end():  # a hand still on probation never spelled
             events += self.decoder.update(frame_t, None)
-        if not self.decoder.current_word:
+        if self.decoder.current_word:
+            events += self.decoder.update(t, None)
+            events += self.decoder.update(t + self.config.decoder.word_gap_s, None)
+        return self._correct_words(events)
+
+    # -- word correction -----------------------------------------------------------------------
+    def _correct_words(self, events: list[DecoderEvent]) -> list[DecoderEvent]:
+        """Each completed word through the corrector: a changed word carries `raw` (the letters
+        read); a kept word, and every other event, is passed on unchanged."""
+        if self.corrector is None or not events:
             return events
-        events += self.decoder.update(t, None)
-        events += self.decoder.update(t + self.config.decoder.word_gap_s, None)
-        return events
+        return [self.corrector.apply(event) for event in events]
 
 
 def load_classifier(config: Config) -> Classifier:
