@@ -46,6 +46,8 @@ class SpellingStyle:
     move_share: tuple[float, float] = (0.25, 0.5)  # of a letter's period spent moving into it
     stroke_s: tuple[float, float] = (0.35, 0.6)  # J and Z
     release_s: tuple[float, float] = (0.1, 0.22)  # the bounce or slide of a double letter
+    bounce_palms: tuple[float, float] = (0.25, 0.5)  # how far the hand dips in a bounce
+    slide_palms: tuple[float, float] = (0.5, 1.0)  # how far it glides sideways in a slide
     rise_s: tuple[float, float] = (0.2, 0.45)  # into the first letter, from below the frame
     drop_s: tuple[float, float] = (0.15, 0.35)  # out of view after the last letter
     lead_in_s: tuple[float, float] = (0.3, 0.8)  # no hand before the word
@@ -165,7 +167,8 @@ class _Segment:
     shape_b: Shape
     wrist_a: np.ndarray  # (2,) palm units
     wrist_b: np.ndarray
-    variant: float = 0.0  # stroke direction, bounce vs slide
+    variant: float = 0.0  # stroke direction; release: 0 = bounce, 1 = slide
+    amplitude: float = 0.0  # release: palm sizes of the bounce's dip or the slide
 
 
 class Speller:
@@ -233,10 +236,15 @@ class Speller:
                 start_shape = prev.shape_b
                 if letter == word[i - 1] and letter not in MOTION_LETTERS:
                     release = float(rng.uniform(*style.release_s))
-                    nxt = anchor = wrist + self._release_offset(rng)
+                    bounce = bool(rng.random() < 0.5)
+                    amplitude = float(
+                        rng.uniform(*(style.bounce_palms if bounce else style.slide_palms))
+                    )
+                    nxt = anchor = wrist + self._release_offset(bounce, amplitude, rng)
                     segments.append(
                         _Segment("release", t, t + release, letter, start_shape, shapes[i],
-                                 prev.wrist_b, nxt, variant=float(rng.random()))
+                                 prev.wrist_b, nxt, variant=0.0 if bounce else 1.0,
+                                 amplitude=amplitude)
                     )  # fmt: skip
                     hold = max(style.min_hold_s, hold - (release - move))
                     t += release
@@ -274,11 +282,13 @@ class Speller:
         return self.style.min_move_s, self.style.max_move_s
 
     @staticmethod
-    def _release_offset(rng: np.random.Generator) -> np.ndarray:
-        if rng.random() < 0.5:  # bounce: down and back up, shown by the release segment
+    def _release_offset(bounce: bool, amplitude: float, rng: np.random.Generator) -> np.ndarray:
+        """Where the hand is after a double letter's release: about where it was after a bounce
+        (the dip itself is drawn by `_pose`), `amplitude` palm sizes to one side after a slide."""
+        if bounce:
             return rng.normal(0, 0.05, 2).astype(np.float32)
-        side = rng.choice((-1.0, 1.0))  # slide sideways
-        return np.array([side * rng.uniform(0.5, 1.0), rng.normal(0, 0.1)], np.float32)
+        side = rng.choice((-1.0, 1.0))
+        return np.array([side * amplitude, rng.normal(0, 0.1)], np.float32)
 
     @staticmethod
     def _stroke_end(letter: str, direction: float, rng: np.random.Generator) -> np.ndarray:
@@ -371,7 +381,7 @@ class Speller:
             bump = np.sin(np.pi * u)
             shape = seg.shape_a * (1 - 0.15 * bump) + seg.shape_b * 0.15 * bump
             if seg.variant < 0.5:
-                wrist = wrist + np.array([0.0, 0.35 * bump], np.float32)
+                wrist = wrist + np.array([0.0, seg.amplitude * bump], np.float32)
             return shape.astype(np.float32), wrist, BACKGROUND, 0.2 <= u <= 0.8, True
         # stroke: J twists and hooks, Z traces three strokes; the letter is clear once the stroke
         # is under way

@@ -183,7 +183,15 @@ def condition_frames(stream: WordStream, condition: Condition, tail_s: float) ->
         HandObservation(t=last + k * step, landmarks=None, aspect=aspect)
         for k in range(1, int(math.floor(tail_s / step + 1e-9)) + 1)
     )
-    hand_span = (stream.rows[-1].t - stream.rows[0].t) / speed
+    # letters per second of the spelling itself: with a truth column, from the first frame that
+    # shows a letter to the last (the rise into the word and the drop after it do not count,
+    # as in edge.spelling.SpelledStream.rate); without one, over every frame with a hand
+    lettered = [
+        r.t for r, truth in zip(stream.rows, stream.truth, strict=True) if truth not in ("", "_")
+    ]
+    if len(lettered) < 2:
+        lettered = [stream.rows[0].t, stream.rows[-1].t]
+    hand_span = (lettered[-1] - lettered[0]) / speed
     letters_per_s = len(stream.word) / hand_span if hand_span > 0 else float("nan")
     return ConditionFrames(kept, n_stream, fps_effective, letters_per_s)
 

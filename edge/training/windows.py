@@ -49,6 +49,9 @@ class WindowSet:
 # Sources whose clips start with the hand resting and rise into the letter (data/README.md).
 FROM_REST_SOURCES = frozenset({"lart101"})
 CAREFUL_HOLD_S = 1.5  # a signer spelling slowly, or holding a letter
+# signers release a double letter more or less visibly: training sees a wider range of bounces
+# and slides than the test material's own (edge.spelling.SpellingStyle defaults)
+TRAINING_STYLE = SpellingStyle(bounce_palms=(0.15, 0.7), slide_palms=(0.3, 1.4))
 
 
 def clips_of(table: LandmarkTable) -> list[np.ndarray]:
@@ -226,8 +229,9 @@ def build_windows(
     cls = {name: i for i, name in enumerate(labels)}
     rng = np.random.default_rng(seed)
     augmenter = ShapeAugmenter(synth, rng)
-    fluent = Speller(style or SpellingStyle(), rng, augment=augmenter)
-    careful = Speller(replace(style or SpellingStyle(), max_hold_s=CAREFUL_HOLD_S), rng, augmenter)
+    style = style or TRAINING_STYLE
+    fluent = Speller(style, rng, augment=augmenter)
+    careful = Speller(replace(style, max_hold_s=CAREFUL_HOLD_S), rng, augmenter)
     pools = [p for p in signer_pools(table) if p.letters & set(cls)]
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
