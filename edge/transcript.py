@@ -80,7 +80,15 @@ class Transcript:
             self.path = Path(path)
             self.fsync = fsync
             self._failing = False
-            return self._flush_pending(loud=True)
+            held = len(self._pending)
+            written = self._flush_pending(loud=True)
+            if written and held:
+                log.warning(
+                    "transcript moved to %s: %d held-back word(s) written first, in order",
+                    self.path,
+                    held,
+                )
+            return written
 
     def close(self) -> None:
         """Write what is pending if possible, log what is not, close the file."""

@@ -32,7 +32,11 @@ def main(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(config.service.log_level)
     service.refuse_root(config.service.allow_root or args.allow_root)
     daemon = Daemon(
-        config, config_path=args.config, overrides=args.overrides, max_seconds=args.max_seconds
+        config,
+        config_path=args.config,
+        overrides=args.overrides,
+        max_seconds=args.max_seconds,
+        log_level_from_config=args.log_level is None,
     )
     daemon.run()
     return 0
