@@ -107,7 +107,8 @@ class ClassifierConfig:
     labels: str = setting("models/labels.txt", "One label per line, in the model's output order.")
     checksums: str = setting(
         "models/SHA256SUMS",
-        "sha256 list the model is checked against at start; empty string disables the check.",
+        "sha256 list every model file is checked against at start (classifier model, labels, "
+        "hand landmark bundle); empty string disables the check.",
     )
     window_s: float = setting(
         1.0, "Length of the window the classifier sees, in seconds.", minimum=0.2, maximum=5.0
@@ -228,6 +229,10 @@ class Config:
         """Resolve a model/label path: absolute as is, relative to the install folder."""
         path = Path(value).expanduser()
         return path if path.is_absolute() else REPO_ROOT / path
+
+    def checksums_path(self) -> Path | None:
+        """classifier.checksums resolved; None when the check is off (empty string)."""
+        return self.resolve_path(self.classifier.checksums) if self.classifier.checksums else None
 
     def transcript_path(self) -> Path:
         path = Path(self.transcript.path).expanduser()

@@ -69,11 +69,29 @@ def test_checksum_mismatch_names_file_and_both_hashes(tmp_path: Path) -> None:
     assert str(model) in msg and wrong in msg and sha256_of(model) in msg
 
 
-def test_shipped_checksum_list_matches(tmp_path: Path) -> None:
+def test_shipped_checksum_list_is_sha256sum_output_covering_every_model_file() -> None:
+    """SHA256SUMS is what `sha256sum` writes (so `sha256sum -c` checks it), and it lists every
+    file of models/ the daemon can be told to load: the classifier, its labels, both hand
+    bundles."""
+    import subprocess
+
     assert verify_sha256(MODEL, SUMS) == sha256_of(MODEL)
-    lines = SUMS.read_text().splitlines()
-    assert any(line.endswith("hand_landmarker.task") for line in lines)
-    assert any(line.endswith("hand_landmarker_lite.task") for line in lines)
+    check = subprocess.run(
+        ["sha256sum", "--check", "--strict", SUMS.name], cwd=MODELS_DIR, capture_output=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    listed = {line.split(maxsplit=1)[1] for line in SUMS.read_text().splitlines()}
+    shipped = {p.name for p in MODELS_DIR.iterdir() if p.suffix in (".tflite", ".task", ".txt")}
+    assert (
+        listed
+        == shipped
+        == {
+            "letters_int8.tflite",
+            "labels.txt",
+            "hand_landmarker.task",
+            "hand_landmarker_lite.task",
+        }
+    )
 
 
 def test_missing_and_truncated_models_are_clear(tmp_path: Path) -> None:

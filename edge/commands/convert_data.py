@@ -45,15 +45,19 @@ def _row(label: str, values, **extra) -> list[str]:
 def _convert_video(args: argparse.Namespace) -> int:
     from edge.config import MODELS_DIR
     from edge.landmarks import HandTracker
+    from edge.modelfiles import verify_sha256
     from edge.sources import OpenCVSource
 
     label = args.label.strip().upper()
     if label not in LETTERS:
         raise UsageError(f"--label {args.label!r}: expected one letter A-Z")
+    model = args.model or MODELS_DIR / "hand_landmarker.task"
+    if args.model is None:  # the shipped bundle is checked like the daemon checks it
+        verify_sha256(model, MODELS_DIR / "SHA256SUMS")
     source = OpenCVSource(args.clip, realtime=False)
     source.open()
     rows, frames = [], 0
-    with HandTracker(args.model or MODELS_DIR / "hand_landmarker.task") as tracker:
+    with HandTracker(model) as tracker:
         while (frame := source.read()) is not None:
             frames += 1
             obs = tracker.detect(frame.image, frame.t)
