@@ -40,9 +40,17 @@ def setting(
     minimum: float | None = None,
     maximum: float | None = None,
     choices: Sequence[Any] | None = None,
+    file_name: bool = False,
 ) -> Any:
-    """Declare one config key with its default, bounds and description (dataclass field)."""
-    meta = {"description": description, "min": minimum, "max": maximum, "choices": choices}
+    """Declare one config key with its default, bounds and description (dataclass field).
+    `file_name`: the text must name a file (not be empty or end in a folder separator)."""
+    meta = {
+        "description": description,
+        "min": minimum,
+        "max": maximum,
+        "choices": choices,
+        "file_name": file_name,
+    }
     return field(default=default, metadata=meta)
 
 
@@ -179,6 +187,7 @@ class TranscriptConfig:
         "transcript.txt",
         "File every completed word is appended to (with a timestamp, fsync'd). Relative paths "
         "go under $STATE_DIRECTORY when systemd sets it, else the working folder.",
+        file_name=True,
     )
     fsync: bool = setting(True, "fsync after every word so a power cut loses nothing.")
 
@@ -294,6 +303,10 @@ def _coerce(where: str, value: Any, typ: Any, meta: Mapping[str, Any]) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected text, got {value!r}")
 
+    if meta.get("file_name") and (
+        not value.strip() or value.endswith(("/", "\\")) or Path(value).name in ("", "..")
+    ):
+        raise ConfigError(f"{where}: {value!r} names no file; give a file name, e.g. words.txt")
     choices = meta.get("choices")
     if choices is not None and value not in choices:
         allowed = ", ".join(repr(c) for c in choices)

@@ -241,8 +241,11 @@ install_config() {
   else
     run install -m 0644 "$APP_DIR/config.yaml" "$CONF_DIR/config.yaml"
   fi
-  # Fails (and stops the install) if an edited config does not fit this version.
-  run "$VENV/bin/sign2sound" check-config --config "$CONF_DIR/config.yaml"
+  # Fails (and stops the install) if an edited config does not fit this version or names what
+  # cannot work (a missing model, an unknown voice, ...); STATE_DIRECTORY as the unit sets it, so
+  # a relative transcript.path is checked where the service will write it.
+  run env STATE_DIRECTORY="$STATE_DIR" "$VENV/bin/sign2sound" check-config \
+    --config "$CONF_DIR/config.yaml"
 }
 
 install_unit() {

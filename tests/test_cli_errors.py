@@ -87,6 +87,8 @@ def generate_cases() -> list[Case]:
                 cases.append(Case(section, spec.name, above, "above maximum", "above the maximum"))
             if meta.get("choices") is not None:
                 cases.append(Case(section, spec.name, BAD_CHOICE, "not a choice", "allowed values"))
+            if meta.get("file_name"):
+                cases.append(Case(section, spec.name, "", "no file name", "names no file"))
     return cases
 
 
@@ -105,6 +107,8 @@ def test_every_key_has_a_wrong_type_case_and_every_bound_a_range_case() -> None:
                 assert any(c.why == "above maximum" for c in mine), (section, spec.name)
             if spec.metadata.get("choices") is not None:
                 assert any(c.why == "not a choice" for c in mine), (section, spec.name)
+            if spec.metadata.get("file_name"):
+                assert any(c.why == "no file name" for c in mine), (section, spec.name)
     assert len(CASES) > 100
 
 
@@ -238,6 +242,71 @@ def test_config_paths_that_are_missing_or_not_files(
     assert_one_clear_line(code, out, err, str(missing), "config file not found")
     code, out, err = run_cli(["check-config", "--config", str(tmp_path)], capsys)
     assert_one_clear_line(code, out, err, str(tmp_path), "cannot read config file")
+
+
+# configs that parse but cannot work: check-config (the installer's gate) loads and probes what
+# they name and says what it could not check
+CANNOT_WORK = {
+    "classifier model missing": (
+        ["classifier.model={tmp}/gone.tflite"],
+        "gone.tflite: model file not found",
+    ),
+    "hand model missing": (
+        ["landmarks.model={tmp}/gone.task", "camera.source={video}"],
+        "gone.task: file not found",
+    ),
+    "video file missing": (["camera.source={tmp}/gone.mp4"], "gone.mp4: no such file"),
+    "replay missing": (["camera.source=replay:{tmp}/gone.csv"], "gone.csv: no such file"),
+    "voice not installed": (["speech.voice=xx-nope"], "espeak-ng (voice 'xx-nope') failed"),
+    "transcript folder cannot exist": (
+        ["transcript.path=/proc/sign2sound/t.txt"],
+        "transcript.path: /proc/sign2sound/t.txt: cannot create files in /proc",
+    ),
+    "transcript path is a folder": (["transcript.path={tmp}"], "is a folder; name a file in it"),
+}
+
+
+@pytest.mark.parametrize("name", list(CANNOT_WORK))
+def test_check_config_refuses_what_cannot_work_in_one_line(
+    name: str, tmp_path: Path, capsys, restore_logging
+) -> None:
+    sets, expected = CANNOT_WORK[name]
+    argv = ["check-config", "--set", f"camera.source=replay:{DEMO_CSV}"]
+    for text in sets:
+        argv += ["--set", text.format(tmp=tmp_path, video=DEMO_CSV.with_name("hello.mp4"))]
+    code, out, err = run_cli(argv, capsys)
+    errors = [line for line in err.splitlines() if line.startswith("sign2sound check-config:")]
+    assert code == 1, err
+    assert len(errors) == 1 and expected in errors[0], err
+    assert "Traceback" not in err
+    assert out.rstrip().endswith("1 problem(s), see above")
+
+
+def test_check_config_reports_every_problem_and_what_it_did_not_check(
+    tmp_path: Path, capsys, restore_logging
+) -> None:
+    code, out, err = run_cli(
+        ["check-config", "--set", "speech.voice=xx-nope", "--set", f"transcript.path={tmp_path}",
+         "--set", "gpio.pin=17"],
+        capsys,
+    )  # fmt: skip
+    errors = [line for line in err.splitlines() if line.startswith("sign2sound check-config:")]
+    assert code == 1 and len(errors) == 2, err
+    assert "# ok: landmarks.model models/hand_landmarker.task: sha256 matches" in out
+    for unchecked in ("camera.source 'auto'", "speech.alsa_device 'default'", "gpio.pin 17"):
+        assert f"# not checked: {unchecked}" in out
+    assert "# config.yaml: 2 problem(s)" in out
+
+
+def test_check_config_passes_the_shipped_config(tmp_path: Path, capsys, restore_logging) -> None:
+    code, out, err = run_cli(
+        ["check-config", "--set", f"transcript.path={tmp_path / 'new' / 't.txt'}"], capsys
+    )
+    assert code == 0, err
+    assert out.rstrip().endswith("# config.yaml: OK")
+    assert "sha256 of both matches models/SHA256SUMS, LiteRT loads it" in out
+    assert "speech.voice 'en-us': espeak-ng speaks it" in out
+    assert not (tmp_path / "new").exists()  # probed, not created
 
 
 # one real process per kind of mistake: what the user sees from `sign2sound run`
