@@ -384,3 +384,88 @@ def test_bad_runtime_input_is_one_line_exit_1(
     assert len(errors) == 1 and expected in errors[0], err
     assert "Traceback" not in err
     assert not (tmp_path / "t.txt").exists()  # nothing was spelled into a transcript
+
+
+# offline tools: an output path that cannot be written, or would be silently replaced, is one line
+# naming it (exit 1) before any work is done
+CLIP_CSV = Path(__file__).parent / "fixtures" / "lart101_H_clip.csv"
+DEMO_VIDEO = DEMO_CSV.with_name("hello.mp4")
+
+
+def _existing(tmp: Path, name: str = "out.csv") -> Path:
+    path = tmp / name
+    path.write_text("keep me\n")
+    return path
+
+
+OUTPUT_CASES = {
+    "eval --out an existing file": (
+        lambda tmp: ["eval", str(CLIP_CSV), "--out", str(_existing(tmp, "report"))],
+        "report: exists and is not a folder",
+    ),
+    "eval --out a folder that cannot be made": (
+        lambda tmp: ["eval", str(CLIP_CSV), "--out", "/proc/sign2sound/eval"],
+        "/proc/sign2sound/eval: cannot write there: cannot create files in /proc",
+    ),
+    "convert-data video --out an unwritable path": (
+        lambda tmp: [
+            "convert-data",
+            "video",
+            str(DEMO_VIDEO),
+            "--label",
+            "H",
+            "--out",
+            "/proc/sign2sound/h.csv",
+        ],  # fmt: skip
+        "/proc/sign2sound/h.csv: cannot write it: cannot create files in /proc",
+    ),
+    "convert-data video --out an existing CSV": (
+        lambda tmp: [
+            "convert-data",
+            "video",
+            str(DEMO_VIDEO),
+            "--label",
+            "H",
+            "--out",
+            str(_existing(tmp)),
+        ],  # fmt: skip
+        "out.csv: already exists; pass --force to overwrite it",
+    ),
+    "convert-data raw --out an existing CSV": (
+        lambda tmp: [
+            "convert-data",
+            "raw",
+            str(tmp),
+            "--source",
+            "me",
+            "--out",
+            str(_existing(tmp)),
+        ],
+        "out.csv: already exists; pass --force to overwrite it",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(OUTPUT_CASES))
+def test_an_output_that_cannot_be_written_is_one_line_before_any_work(
+    name: str, tmp_path: Path, capsys, restore_logging
+) -> None:
+    make_argv, expected = OUTPUT_CASES[name]
+    code, out, err = run_cli(make_argv(tmp_path), capsys)
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert code == 1, err
+    assert len(errors) == 1 and expected in errors[0], err
+    assert "Traceback" not in err
+    assert "windows" not in out and "frames" not in out  # refused before evaluating / converting
+    for path in tmp_path.iterdir():
+        assert path.read_text() == "keep me\n"  # nothing replaced
+
+
+def test_convert_data_video_overwrites_only_with_force(tmp_path: Path, capsys, restore_logging):
+    out = _existing(tmp_path)
+    argv = ["convert-data", "video", str(DEMO_VIDEO), "--label", "H", "--out", str(out), "--force"]
+    code, stdout, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert out.read_text().startswith("label,x0,y0,z0,")
+    assert "with a hand -> " in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]  # no temporary file left

@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 from pathlib import Path
 
 from edge.dataset import COORD_COLUMNS, LETTERS, OPTIONAL_COLUMNS, DataError
 from edge.errors import UsageError
+from edge.outputs import check_output_file, writing
 
 HELP = "convert landmark data sets into the project's CSV format"
 HEADER = ["label", *COORD_COLUMNS, *OPTIONAL_COLUMNS]
@@ -26,12 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video = sub.add_parser("video", help="landmarks of a video clip (MediaPipe, VIDEO mode)")
     video.add_argument("clip", type=Path)
     video.add_argument("--label", required=True, help="the letter signed in the clip")
-    video.add_argument("--out", type=Path, required=True)
+    video.add_argument("--out", type=Path, required=True, help="the CSV to write")
+    video.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     video.add_argument("--source", default="me", help="source name written to every row")
     video.add_argument("--model", type=Path, default=None, help="hand_landmarker .task bundle")
     raw = sub.add_parser("raw", help="DIR/<L>.csv (63 values per row) or DIR/<L>/*.npy")
     raw.add_argument("folder", type=Path)
-    raw.add_argument("--out", type=Path, required=True)
+    raw.add_argument("--out", type=Path, required=True, help="the CSV to write")
+    raw.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     raw.add_argument("--source", required=True, help="source name written to every row")
     check = sub.add_parser("check", help="validate CSVs and count rows per source and letter")
     check.add_argument("csv", nargs="+", type=Path)
@@ -51,6 +55,7 @@ def _convert_video(args: argparse.Namespace) -> int:
     label = args.label.strip().upper()
     if label not in LETTERS:
         raise UsageError(f"--label {args.label!r}: expected one letter A-Z")
+    check_output_file(args.out, force=args.force)  # before MediaPipe reads the whole clip
     model = args.model or MODELS_DIR / "hand_landmarker.task"
     if args.model is None:  # the shipped bundle is checked like the daemon checks it
         verify_sha256(model, MODELS_DIR / "SHA256SUMS")
@@ -91,6 +96,7 @@ def _convert_raw(args: argparse.Namespace) -> int:
 
     if not args.folder.is_dir():
         raise UsageError(f"{args.folder}: not a folder")
+    check_output_file(args.out, force=args.force)
     rows = []
     for letter in LETTERS:
         table = args.folder / f"{letter}.csv"
@@ -155,13 +161,19 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _write(out: Path, rows: list[list[str]]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """Write through a temporary file, so a failed write leaves no half CSV under `out`."""
     tmp = out.with_suffix(out.suffix + ".tmp")
-    with tmp.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    tmp.replace(out)
+    try:
+        with writing(out):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(HEADER)
+                writer.writerows(rows)
+            tmp.replace(out)
+    finally:
+        with contextlib.suppress(OSError):  # gone after the rename, or never made
+            tmp.unlink()
 
 
 def main(args: argparse.Namespace) -> int:

@@ -37,7 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=(),
         help="only rows of these sources (comma-separated)",
     )
-    parser.add_argument("--out", type=Path, default=None, help="folder for report.json + PNG")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for report.json, confusion.txt and confusion.png (replaced if there)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the held-window jitter")
 
 
@@ -47,7 +52,10 @@ def main(args: argparse.Namespace) -> int:
     from edge.classifier import LetterClassifier
     from edge.dataset import load_many
     from edge.evaluate import confusion_png, confusion_text, eval_windows, report
+    from edge.outputs import check_output_folder, writing
 
+    if args.out:
+        check_output_folder(args.out)  # before minutes of evaluation, not after
     checksums = args.checksums
     if checksums is None and args.model.resolve() == (MODELS_DIR / "letters_int8.tflite"):
         checksums = MODELS_DIR / "SHA256SUMS"
@@ -80,14 +88,15 @@ def main(args: argparse.Namespace) -> int:
     text = confusion_text(conf, list(clf.labels))
     print(text, end="")
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "report.json").write_text(rep.to_json())
-        (args.out / "confusion.txt").write_text(text)
-        confusion_png(
-            conf,
-            list(clf.labels),
-            args.out / "confusion.png",
-            f"{args.model.name}: top-1 {rep.top1:.3f} on {rep.n} windows",
-        )
+        with writing(args.out):
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "report.json").write_text(rep.to_json())
+            (args.out / "confusion.txt").write_text(text)
+            confusion_png(
+                conf,
+                list(clf.labels),
+                args.out / "confusion.png",
+                f"{args.model.name}: top-1 {rep.top1:.3f} on {rep.n} windows",
+            )
         print(f"wrote {args.out}/report.json, confusion.txt, confusion.png")
     return 0
