@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -369,7 +370,7 @@ def _check_consistency(origin: str, config: Config) -> None:
 class _UniqueKeyLoader(yaml.SafeLoader):
     """yaml.SafeLoader that rejects a key written twice in one mapping: PyYAML would silently
     keep the last one, and a user who added a second `threshold:` lower down would wonder why
-    the first has no effect."""
+    the first has no effect. It also reads 1e0 as a number (below). Used for files and --set."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -387,6 +388,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# YAML 1.1 (PyYAML) reads 1e0, 5e-1 or 1E3 as text, because its floats need a dot and a signed
+# exponent; YAML 1.2 and every user read them as numbers, so the loader does too.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
 def parse_override(text: str) -> tuple[str, str, Any]:
     """Parse one `--set section.key=value` (value in YAML syntax: 0.8, true, null, 'text')."""
     if "=" not in text or "." not in text.split("=", 1)[0]:
@@ -394,7 +404,7 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     dotted, raw = text.split("=", 1)
     section, key = dotted.strip().split(".", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw.strip() else ""  # noqa: S506
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"--set {text!r}: value is not valid YAML ({problem})") from exc

@@ -119,6 +119,8 @@ class RunSummary:
     camera_outages: int = 0
     stop_reason: str = ""
     ready: bool = False
+    unwritten_words: int = 0  # completed words that never reached the transcript (only in the log)
+    transcript_path: Path | None = None
 
 
 class Daemon:
@@ -464,16 +466,23 @@ class Daemon:
         if not self.speaker.close(drain=True, timeout=15.0):
             log.warning("speech did not finish within 15 s; the rest was not spoken")
         self.transcript.close()
+        self.summary.unwritten_words = self.transcript.pending + self.transcript.lost
+        self.summary.transcript_path = self.transcript.path
         if self._owns_tracker and self.tracker is not None:
             self.tracker.close()
-        log.info(
-            "stopped: %d frames (%d with a hand, %d dropped), %d word(s)%s: %s",
+        unwritten = self.summary.unwritten_words
+        log.log(
+            logging.ERROR if unwritten else logging.INFO,
+            "stopped: %d frames (%d with a hand, %d dropped), %d word(s)%s: %s%s",
             counters.frames,
             counters.hands,
             stats.dropped,
             self.summary.words.total,
             ", the last 20" if self.summary.words.total > 20 else "",
             " ".join(self.summary.words[-20:]) or "-",
+            f"; {unwritten} of them NOT in the transcript {self.transcript.path}"
+            if unwritten
+            else "",
         )
 
 

@@ -119,7 +119,8 @@ def load_landmark_csv(
     path = Path(path)
     allowed = frozenset(allowed_labels)
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        # utf-8-sig: a byte-order mark (what spreadsheet programs write) is not part of `label`
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise DataError(f"{path}: cannot open landmark CSV: {exc.strerror or exc}") from exc
     with handle:

@@ -293,6 +293,7 @@ class _ReplayRow:
     handedness: str | None
     score: float
     aspect: float
+    line: int  # in the CSV, for errors found after sorting
 
 
 class LandmarkReplaySource:
@@ -358,7 +359,8 @@ def _read_replay_csv(path: Path, sequence: str | None) -> tuple[list[_ReplayRow]
     """Read one sequence's rows, sorted by frame; errors name the file and line."""
     where = f"landmark replay {path}"
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        # utf-8-sig: a byte-order mark (what spreadsheet programs write) is not part of a name
+        handle = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError as exc:
         raise SourceError(f"{where}: no such file") from exc
     except OSError as exc:
@@ -375,6 +377,12 @@ def _read_replay_csv(path: Path, sequence: str | None) -> tuple[list[_ReplayRow]
             seq = record["sequence"]
             if sequence is not None and seq != sequence:
                 continue
+            if None in record.values() or None in record:
+                fields = len(header) - list(record.values()).count(None) + len(record.get(None, []))
+                raise SourceError(
+                    f"{where}, line {line}: {fields} fields where the header has {len(header)} "
+                    f"({'cut short' if None in record.values() else 'too many'})"
+                )
             try:
                 coords = np.array([float(record[c]) for c in _COORD_COLUMNS], np.float32)
                 frame = int(record["frame"])
@@ -387,7 +395,7 @@ def _read_replay_csv(path: Path, sequence: str | None) -> tuple[list[_ReplayRow]
             aspect = width / height if width > 0 and height > 0 else 1.0
             handedness = record.get("handedness") or None
             rows.setdefault(seq, []).append(
-                _ReplayRow(frame, t, coords.reshape(21, 3), handedness, score, aspect)
+                _ReplayRow(frame, t, coords.reshape(21, 3), handedness, score, aspect, line)
             )
     if not rows:
         what = f"no rows of sequence {sequence!r}" if sequence else "no rows"
@@ -399,9 +407,20 @@ def _read_replay_csv(path: Path, sequence: str | None) -> tuple[list[_ReplayRow]
             f"replay:{path}#<sequence>"
         )
     chosen = sorted(next(iter(rows.values())), key=lambda r: r.frame)
-    frames = np.array([r.frame for r in chosen])
-    if (np.diff(frames) <= 0).any():
-        raise SourceError(f"{where}: a frame number appears twice in one sequence")
+    for before, row in zip(chosen, chosen[1:], strict=False):
+        if row.frame == before.frame:
+            raise SourceError(
+                f"{where}, line {row.line}: frame {row.frame} appears twice in one sequence "
+                f"(also line {before.line})"
+            )
+        if row.t <= before.t:
+            # replayed in frame order, such a stream would run its clock backwards and
+            # silently lose letters; it is a broken or merged recording
+            raise SourceError(
+                f"{where}, line {row.line}: t_ms {row.t * 1000:g} of frame {row.frame} does not "
+                f"come after t_ms {before.t * 1000:g} of frame {before.frame} (line "
+                f"{before.line}); times must increase with the frame number"
+            )
     span = chosen[-1].frame - chosen[0].frame  # t_ms is rounded: take the rate over the whole run
     frame_dt = (chosen[-1].t - chosen[0].t) / span if span else 1 / 30
     if not frame_dt > 0:

@@ -19,7 +19,14 @@ from collections import deque
 from datetime import datetime
 from pathlib import Path
 
+from edge.errors import Sign2SoundError
+
 log = logging.getLogger(__name__)
+
+
+class TranscriptError(Sign2SoundError):
+    """Completed words that never reached the transcript (they are only in the log)."""
+
 
 DEFAULT_MAX_PENDING = 100_000  # ~ 2.5 MB of lines; days of continuous signing
 

@@ -349,7 +349,49 @@ def _bad_replay(tmp_path: Path) -> Path:
     return path
 
 
+def _edited_replay(tmp_path: Path, edit) -> Path:
+    """The demo replay with its lines (header first) changed by `edit(lines)`."""
+    lines = DEMO_CSV.read_text().splitlines()
+    edit(lines)
+    path = tmp_path / "replay.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _cut_short(lines: list[str]) -> None:
+    lines[5] = lines[5][: len(lines[5]) // 2]  # a copy that stopped mid-line
+
+
+def _time_backwards(lines: list[str]) -> None:
+    t_ms = lines[0].split(",").index("t_ms")
+    cells = lines[40].split(",")
+    cells[t_ms] = "5"  # frame 40-ish recorded as if 5 ms after the start
+    lines[40] = ",".join(cells)
+
+
+def _replay_run(path: Path) -> list[str]:
+    return ["run", "--set", f"camera.source=replay:{path}", "--set", "camera.realtime=false"]
+
+
 RUNTIME_CASES = {
+    "replay with a line cut short": (
+        lambda tmp: _replay_run(_edited_replay(tmp, _cut_short)),
+        "replay.csv, line 6: ",
+    ),
+    "replay whose times run backwards": (
+        lambda tmp: _replay_run(_edited_replay(tmp, _time_backwards)),
+        "replay.csv, line 41: t_ms 5 of frame",
+    ),
+    "no word reached the transcript": (
+        lambda tmp: [
+            *_replay_run(DEMO_CSV),
+            "--set",
+            "speech.enabled=false",
+            "--set",
+            "transcript.path=/dev/full",
+        ],  # fmt: skip
+        "1 of 1 word(s) did not reach the transcript /dev/full; they are only in the log",
+    ),
     "video file missing": (
         lambda tmp: ["run", "--set", f"camera.source={tmp / 'gone.mp4'}"],
         "gone.mp4: no such file",
@@ -469,3 +511,32 @@ def test_convert_data_video_overwrites_only_with_force(tmp_path: Path, capsys, r
     assert out.read_text().startswith("label,x0,y0,z0,")
     assert "with a hand -> " in stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]  # no temporary file left
+
+
+def test_a_byte_order_mark_and_1e0_are_read_as_people_write_them(
+    tmp_path: Path, capsys, restore_logging
+) -> None:
+    """Spreadsheet programs start a CSV with a UTF-8 byte-order mark; 1e0 is a number."""
+    bom_data = tmp_path / "letters.csv"
+    bom_data.write_bytes(b"\xef\xbb\xbf" + CLIP_CSV.read_bytes())
+    code, out, err = run_cli(["convert-data", "check", str(bom_data)], capsys)
+    assert code == 0, err
+    assert "rows OK" in out
+    bom_replay = tmp_path / "replay.csv"
+    bom_replay.write_bytes(b"\xef\xbb\xbf" + DEMO_CSV.read_bytes())
+    code, out, err = run_cli(
+        [*_replay_run(bom_replay), "--allow-root", "--set", "speech.enabled=false",
+         "--set", f"transcript.path={tmp_path / 't.txt'}"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert (tmp_path / "t.txt").read_text().split("\t")[1].strip() == "HELLO"
+    config = tmp_path / "config.yaml"
+    config.write_text("decoder:\n  hold_s: 4e-1\n")
+    code, out, err = run_cli(
+        ["check-config", "--config", str(config), "--set", "decoder.threshold=1e0",
+         "--set", f"camera.source=replay:{DEMO_CSV}", "--set", f"transcript.path={tmp_path / 't'}"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "threshold: 1.0\n" in out and "hold_s: 0.4\n" in out

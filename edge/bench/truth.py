@@ -28,7 +28,7 @@ class LetterSpan:
 
 def load_truth(path: Path, max_gap_s: float = 0.25) -> list[LetterSpan]:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # a BOM is not a name
             reader = csv.DictReader(handle)
             missing = {"label", "t_ms"} - set(reader.fieldnames or [])
             if missing:
