@@ -164,10 +164,12 @@ install_packages() {
     # Only apt has working builds of these; the venv sees them through --system-site-packages.
     packages+=(python3-picamera2 python3-lgpio)
   fi
-  run env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # apt-get-wait: apt-get that waits (up to 15 min, SIGN2SOUND_APT_LOCK_TIMEOUT) while another
+  # apt or dpkg holds the lock, as unattended-upgrades does on a Pi's first boot.
+  run env DEBIAN_FRONTEND=noninteractive "$SRC_DIR/.ci/apt-get-wait" update -qq
   # --no-install-recommends: picamera2 would otherwise pull in the Qt/OpenGL preview stack.
-  run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${packages[@]}"
+  run env DEBIAN_FRONTEND=noninteractive "$SRC_DIR/.ci/apt-get-wait" install -y -qq \
+    --no-install-recommends "${packages[@]}"
 }
 
 create_user() {
