@@ -63,6 +63,7 @@ class LetterClassifier:
             raise ModelError(f"{self.model_path}: model file not found")
         if checksums_path is not None:
             self.sha256 = verify_sha256(self.model_path, Path(checksums_path))
+            verify_sha256(Path(labels_path), Path(checksums_path))  # a reordered list misspells
         self.labels = read_labels(Path(labels_path))
         with self.model_path.open("rb") as fh:
             head = fh.read(8)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -40,9 +41,17 @@ def setting(
     minimum: float | None = None,
     maximum: float | None = None,
     choices: Sequence[Any] | None = None,
+    file_name: bool = False,
 ) -> Any:
-    """Declare one config key with its default, bounds and description (dataclass field)."""
-    meta = {"description": description, "min": minimum, "max": maximum, "choices": choices}
+    """Declare one config key with its default, bounds and description (dataclass field).
+    `file_name`: the text must name a file (not be empty or end in a folder separator)."""
+    meta = {
+        "description": description,
+        "min": minimum,
+        "max": maximum,
+        "choices": choices,
+        "file_name": file_name,
+    }
     return field(default=default, metadata=meta)
 
 
@@ -107,7 +116,8 @@ class ClassifierConfig:
     labels: str = setting("models/labels.txt", "One label per line, in the model's output order.")
     checksums: str = setting(
         "models/SHA256SUMS",
-        "sha256 list the model is checked against at start; empty string disables the check.",
+        "sha256 list every model file is checked against at start (classifier model, labels, "
+        "hand landmark bundle); empty string disables the check.",
     )
     window_s: float = setting(
         1.0, "Length of the window the classifier sees, in seconds.", minimum=0.2, maximum=5.0
@@ -269,6 +279,7 @@ class TranscriptConfig:
         "transcript.txt",
         "File every completed word is appended to (with a timestamp, fsync'd). Relative paths "
         "go under $STATE_DIRECTORY when systemd sets it, else the working folder.",
+        file_name=True,
     )
     fsync: bool = setting(True, "fsync after every word so a power cut loses nothing.")
 
@@ -320,6 +331,10 @@ class Config:
         """Resolve a model/label path: absolute as is, relative to the install folder."""
         path = Path(value).expanduser()
         return path if path.is_absolute() else REPO_ROOT / path
+
+    def checksums_path(self) -> Path | None:
+        """classifier.checksums resolved; None when the check is off (empty string)."""
+        return self.resolve_path(self.classifier.checksums) if self.classifier.checksums else None
 
     def transcript_path(self) -> Path:
         path = Path(self.transcript.path).expanduser()
@@ -382,6 +397,10 @@ def _coerce(where: str, value: Any, typ: Any, meta: Mapping[str, Any]) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected text, got {value!r}")
 
+    if meta.get("file_name") and (
+        not value.strip() or value.endswith(("/", "\\")) or Path(value).name in ("", "..")
+    ):
+        raise ConfigError(f"{where}: {value!r} names no file; give a file name, e.g. words.txt")
     choices = meta.get("choices")
     if choices is not None and value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
@@ -444,7 +463,7 @@ def _check_consistency(origin: str, config: Config) -> None:
 class _UniqueKeyLoader(yaml.SafeLoader):
     """yaml.SafeLoader that rejects a key written twice in one mapping: PyYAML would silently
     keep the last one, and a user who added a second `threshold:` lower down would wonder why
-    the first has no effect."""
+    the first has no effect. It also reads 1e0 as a number (below). Used for files and --set."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -462,6 +481,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# YAML 1.1 (PyYAML) reads 1e0, 5e-1 or 1E3 as text, because its floats need a dot and a signed
+# exponent; YAML 1.2 and every user read them as numbers, so the loader does too.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
 def parse_override(text: str) -> tuple[str, str, Any]:
     """Parse one `--set section.key=value` (value in YAML syntax: 0.8, true, null, 'text')."""
     if "=" not in text or "." not in text.split("=", 1)[0]:
@@ -469,7 +497,7 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     dotted, raw = text.split("=", 1)
     section, key = dotted.strip().split(".", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw.strip() else ""  # noqa: S506
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"--set {text!r}: value is not valid YAML ({problem})") from exc

@@ -17,7 +17,9 @@ Promises the loop keeps:
   instead of failing its start-up timeout); WATCHDOG=1 is
   sent from this loop (so a hung loop is restarted), STATUS= shows the word and the frame rate;
 - SIGTERM/SIGINT stop the loop between frames; SIGHUP re-reads the config file and applies the
-  settings that can change live (decoder, speech, transcript path).
+  settings that can change live (LIVE_KEYS: decoder, speech, transcript, log level, status
+  interval, debug frames) at once; the words held back for a transcript that could not be
+  written move, in order, to the new one; every other change is named in a warning.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from edge.sources import (
     FrameSource,
     source_from_config,
 )
-from edge.speech import AplayPlayer, Player, Speaker
+from edge.speech import Player, Speaker
 from edge.transcript import Transcript
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,32 @@ CLEAR = "clear"  # button press: discard the word being spelled
 REPEAT = "repeat"  # button hold: speak the last completed word again
 COMMANDS = (CLEAR, REPEAT)
 
+# What a reload applies at once: whole sections, or single keys. Every other key is read once
+# at start (camera, models, button, root check) and a change to it is named in a warning.
+LIVE_KEYS = frozenset(
+    {
+        "decoder",
+        "speech",
+        "transcript",
+        "service.log_level",
+        "service.status_interval_s",
+        "service.save_debug_frames",
+    }
+)
+
 _FRAME_WAIT_S = 0.25  # longest the loop waits for a frame before it looks at commands/watchdog
 _TRANSCRIPT_RETRY_S = 30.0
+
+
+def changed_keys(old: Config, new: Config) -> list[str]:
+    """'section.key' of every setting that differs between two configs, in declaration order."""
+    changed = []
+    for section in dataclasses.fields(Config):
+        before, after = getattr(old, section.name), getattr(new, section.name)
+        for key in dataclasses.fields(before):
+            if getattr(before, key.name) != getattr(after, key.name):
+                changed.append(f"{section.name}.{key.name}")
+    return changed
 
 
 class RecentHistory(list[str]):
@@ -93,6 +119,8 @@ class RunSummary:
     camera_outages: int = 0
     stop_reason: str = ""
     ready: bool = False
+    unwritten_words: int = 0  # completed words that never reached the transcript (only in the log)
+    transcript_path: Path | None = None
 
 
 class Daemon:
@@ -120,8 +148,11 @@ class Daemon:
         pin_factory: Any = None,
         max_seconds: float | None = None,
         on_event: Callable[[DecoderEvent], None] | None = None,
+        log_level_from_config: bool = False,
     ) -> None:
         self.config = config
+        # `sign2sound run` without --log-level: service.log_level sets the level, also on reload
+        self.log_level_from_config = log_level_from_config
         self.config_path = config_path
         self.overrides = list(overrides)
         self.max_seconds = max_seconds
@@ -157,13 +188,7 @@ class Daemon:
             retry_max_s=config.camera.retry_max_s,
         )
         self._debug_dir: Path | None = None
-        if config.service.save_debug_frames:
-            self._debug_dir = config.transcript_path().parent / "debug-frames"
-            log.warning(
-                "service.save_debug_frames is on: the frame of every accepted letter is written "
-                "to %s",
-                self._debug_dir,
-            )
+        self._apply_debug_frames(config)
         self.last_word = ""  # the last completed word as spoken (after word correction)
         self._frames_at_status = 0
         self._faults_at_status = 0
@@ -355,9 +380,10 @@ class Daemon:
             parts.append(f"transcript failing ({self.transcript.pending} words held)")
         return "; ".join(parts)
 
-    # -- reload --------------------------------------------------------------------------------
+    # -- reload ----------------------------------------------------------------------------------
     def _reload(self) -> None:
-        """SIGHUP: re-read the config; apply what can change live, name what needs a restart."""
+        """SIGHUP: re-read the config; apply every key that can change live, at once, and name
+        every other changed key in a warning (it takes a restart)."""
         self.notifier.reloading()
         try:
             new = load_config(self.config_path, self.overrides)
@@ -366,27 +392,52 @@ class Daemon:
             self.notifier.ready(status="reload failed: " + str(exc))
             return
         old = self.config
-        self.pipeline.decoder.config = new.decoder
-        self.speaker.config = new.speech
-        if isinstance(self.speaker.player, AplayPlayer):
-            self.speaker.player.device = new.speech.alsa_device
-        if new.transcript_path() != self.transcript.path or new.transcript != old.transcript:
-            self.transcript.close()
-            self.transcript = Transcript(new.transcript_path(), fsync=new.transcript.fsync)
-        live = {"decoder", "speech", "transcript", "service"}
-        needs_restart = [
-            section.name
-            for section in dataclasses.fields(Config)
-            if section.name not in live and getattr(old, section.name) != getattr(new, section.name)
-        ]
+        changed = changed_keys(old, new)
+        applied = [key for key in changed if key in LIVE_KEYS or key.split(".")[0] in LIVE_KEYS]
+        needs_restart = [key for key in changed if key not in applied]
+        if "service.log_level" in applied and not self.log_level_from_config:
+            applied.remove("service.log_level")
+            log.warning("reload: service.log_level not applied: --log-level was given")
         self.config = new
+        self.pipeline.decoder.config = new.decoder
+        self.pipeline.config = dataclasses.replace(self.pipeline.config, decoder=new.decoder)
+        self.speaker.reconfigure(new.speech)
+        if new.transcript_path() != self.transcript.path or new.transcript != old.transcript:
+            # the words held back while the old file could not be written go first, in order
+            self.transcript.move_to(new.transcript_path(), fsync=new.transcript.fsync)
+        self._apply_debug_frames(new)
+        root = logging.getLogger()
+        level = logging.getLevelName(new.service.log_level)
+        if "service.log_level" in applied:
+            # the reload line is logged at the more verbose of the two levels, so it shows
+            # whichever way the level moves
+            root.setLevel(min(root.level, level))
+        log.info("reload: configuration re-read; applied: %s", ", ".join(applied) or "no changes")
+        if "service.log_level" in applied:
+            root.setLevel(level)
         if needs_restart:
             log.warning(
                 "reload: changes to %s take effect after a restart (systemctl restart sign2sound)",
                 ", ".join(needs_restart),
             )
-        log.info("reload: configuration re-read")
         self.notifier.ready(status="configuration reloaded")
+
+    def _apply_debug_frames(self, config: Config) -> None:
+        """service.save_debug_frames, at start and on reload: off means no frame is written
+        from the next frame on."""
+        if not config.service.save_debug_frames:
+            if self._debug_dir is not None:
+                log.info("service.save_debug_frames is off: no more frames are written")
+            self._debug_dir = None
+            return
+        folder = config.transcript_path().parent / "debug-frames"
+        if folder != self._debug_dir:
+            log.warning(
+                "service.save_debug_frames is on: the frame of every accepted letter is written "
+                "to %s",
+                folder,
+            )
+        self._debug_dir = folder
 
     # -- setup / teardown ----------------------------------------------------------------------
     def _make_button(self, pin_factory: Any) -> Any:
@@ -420,16 +471,23 @@ class Daemon:
         if not self.speaker.close(drain=True, timeout=15.0):
             log.warning("speech did not finish within 15 s; the rest was not spoken")
         self.transcript.close()
+        self.summary.unwritten_words = self.transcript.pending + self.transcript.lost
+        self.summary.transcript_path = self.transcript.path
         if self._owns_tracker and self.tracker is not None:
             self.tracker.close()
-        log.info(
-            "stopped: %d frames (%d with a hand, %d dropped), %d word(s)%s: %s",
+        unwritten = self.summary.unwritten_words
+        log.log(
+            logging.ERROR if unwritten else logging.INFO,
+            "stopped: %d frames (%d with a hand, %d dropped), %d word(s)%s: %s%s",
             counters.frames,
             counters.hands,
             stats.dropped,
             self.summary.words.total,
             ", the last 20" if self.summary.words.total > 20 else "",
             " ".join(self.summary.words[-20:]) or "-",
+            f"; {unwritten} of them NOT in the transcript {self.transcript.path}"
+            if unwritten
+            else "",
         )
 
 

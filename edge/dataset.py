@@ -62,9 +62,10 @@ _LETTER_SET = frozenset(LETTERS)
 
 def open_text(path: Path) -> io.TextIOBase:
     """A landmark CSV opened for csv reading; `.gz` files are decompressed on the fly."""
+    # utf-8-sig: a byte-order mark (what spreadsheet programs write) is not part of a name
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", newline="", encoding="utf-8")
-    return path.open(newline="", encoding="utf-8")
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+    return path.open(newline="", encoding="utf-8-sig")
 
 
 def write_landmark_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:

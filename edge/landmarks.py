@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import Sign2SoundError
+from edge.modelfiles import verify_against
 from edge.observation import HandObservation
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class HandTracker:
     @classmethod
     def from_config(cls, config) -> HandTracker:  # config: edge.config.Config
         lm = config.landmarks
+        verify_against(config.resolve_path(lm.model), config.checksums_path())  # SHA256SUMS
         return cls(
             config.resolve_path(lm.model),
             min_detection_confidence=lm.min_detection_confidence,

@@ -1,7 +1,15 @@
 """The one checksum check for shipped model files (models/SHA256SUMS, `sha256sum -c` format).
 
 A model swapped or truncated on the SD card must fail loudly at start, naming the file and both
-hashes, instead of spelling nonsense for months.
+hashes, instead of spelling nonsense for months. The daemon checks every file it loads against
+the list (`classifier.checksums`): the classifier, its labels and the hand landmark bundle; a
+file the list does not name is refused too. The list is plain `sha256sum` output, remade after
+a model or label change with:
+
+    cd models && sha256sum hand_landmarker.task hand_landmarker_lite.task labels.txt \
+        letters_int8.tflite > SHA256SUMS
+
+(`sign2sound export --install` updates the lines of the files it installs.)
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ def verify_sha256(path: Path, sums_path: Path) -> str:
     """
     path, sums_path = Path(path), Path(sums_path)
     if not path.is_file():
-        raise ModelError(f"{path}: model file not found")
+        raise ModelError(f"{path}: file not found")
     sums = read_sums(sums_path)
     try:
         key = str(path.resolve().relative_to(sums_path.resolve().parent))
@@ -59,7 +67,10 @@ def verify_sha256(path: Path, sums_path: Path) -> str:
         key = path.name
     expected = sums.get(key, sums.get(path.name))
     if expected is None:
-        raise ModelError(f"{path}: no checksum for {key!r} in {sums_path}")
+        raise ModelError(
+            f"{path}: no checksum for {key!r} in {sums_path}: add its line (sha256sum) or set "
+            "classifier.checksums to '' to load unlisted files"
+        )
     actual = sha256_of(path)
     if actual != expected:
         raise ModelError(
@@ -67,3 +78,9 @@ def verify_sha256(path: Path, sums_path: Path) -> str:
             "the file is corrupt or was replaced: reinstall it or update the checksum list"
         )
     return actual
+
+
+def verify_against(path: Path, sums_path: Path | None) -> str | None:
+    """`verify_sha256` when a checksum list is configured (`Config.checksums_path()`), else
+    nothing (classifier.checksums: '' turns the check off)."""
+    return None if sums_path is None else verify_sha256(path, sums_path)

@@ -297,7 +297,7 @@ class ReplayRow:
     handedness: str | None
     score: float
     aspect: float
-    line: int = 0
+    line: int = 0  # in the CSV, for errors found after sorting
 
 
 def order_replay_rows(rows: list[ReplayRow], where: str) -> tuple[list[ReplayRow], float]:
@@ -309,12 +309,16 @@ def order_replay_rows(rows: list[ReplayRow], where: str) -> tuple[list[ReplayRow
     chosen = sorted(rows, key=lambda r: r.frame)
     for prev, row in zip(chosen, chosen[1:], strict=False):
         at = f"{where}, line {row.line}" if row.line else where
+        also = f" (also line {prev.line})" if prev.line else ""
         if row.frame == prev.frame:
-            raise SourceError(f"{at}: frame {row.frame} appears twice in one sequence")
-        if row.t < prev.t:
+            raise SourceError(f"{at}: frame {row.frame} appears twice in one sequence{also}")
+        if row.t <= prev.t:
+            # replayed in frame order, such a stream would run its clock backwards and
+            # silently lose letters; it is a broken or merged recording
             raise SourceError(
-                f"{at}: t_ms goes backwards against frame ({row.t * 1000:g} ms at frame "
-                f"{row.frame}, {prev.t * 1000:g} ms at frame {prev.frame})"
+                f"{at}: t_ms {row.t * 1000:g} of frame {row.frame} does not come after t_ms "
+                f"{prev.t * 1000:g} of frame {prev.frame}; times must increase with the frame "
+                "number"
             )
     span = chosen[-1].frame - chosen[0].frame
     frame_dt = (chosen[-1].t - chosen[0].t) / span if span else 1 / 30
@@ -430,6 +434,12 @@ def _read_replay_rows(
         seq = record["sequence"]
         if sequence is not None and seq != sequence:
             continue
+        if None in record.values() or None in record:
+            fields = len(header) - list(record.values()).count(None) + len(record.get(None, []))
+            raise SourceError(
+                f"{where}, line {line}: {fields} fields where the header has {len(header)} "
+                f"({'cut short' if None in record.values() else 'too many'})"
+            )
         try:
             coords = np.array([float(record[c]) for c in _COORD_COLUMNS], np.float32)
             frame = int(record["frame"])

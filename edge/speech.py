@@ -261,8 +261,21 @@ class Speaker:
         self._letters: dict[tuple[str, str, int, int], Path] = {}
         self._thread: threading.Thread | None = None
         if config.enabled:
-            self._thread = threading.Thread(target=self._run, name="speech", daemon=True)
-            self._thread.start()
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="speech", daemon=True)
+        self._thread.start()
+
+    def reconfigure(self, config: SpeechConfig) -> None:
+        """A config reload: voice, rate, volume, feedback and queue size apply to the next
+        utterance, the ALSA device to the next playback; `enabled` turns speech on or off."""
+        with self._cond:
+            self.config = config
+            if isinstance(self.player, AplayPlayer):
+                self.player.device = config.alsa_device
+            if config.enabled and self._thread is None and not self._closed:
+                self._start_worker()
 
     @property
     def queue_length(self) -> int:
@@ -328,7 +341,7 @@ class Speaker:
             self._queue.clear()
 
     def _put(self, item: Utterance) -> bool:
-        if self._thread is None:
+        if self._thread is None or not self.config.enabled:
             return False
         with self._cond:
             if self._closed:

@@ -19,7 +19,14 @@ from collections import deque
 from datetime import datetime
 from pathlib import Path
 
+from edge.errors import Sign2SoundError
+
 log = logging.getLogger(__name__)
+
+
+class TranscriptError(Sign2SoundError):
+    """Completed words that never reached the transcript (they are only in the log)."""
+
 
 DEFAULT_MAX_PENDING = 100_000  # ~ 2.5 MB of lines; days of continuous signing
 
@@ -80,7 +87,15 @@ class Transcript:
             self.path = Path(path)
             self.fsync = fsync
             self._failing = False
-            return self._flush_pending(loud=True)
+            held = len(self._pending)
+            written = self._flush_pending(loud=True)
+            if written and held:
+                log.warning(
+                    "transcript moved to %s: %d held-back word(s) written first, in order",
+                    self.path,
+                    held,
+                )
+            return written
 
     def close(self) -> None:
         """Write what is pending if possible, log what is not, close the file."""

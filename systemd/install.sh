@@ -164,10 +164,12 @@ install_packages() {
     # Only apt has working builds of these; the venv sees them through --system-site-packages.
     packages+=(python3-picamera2 python3-lgpio)
   fi
-  run env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # apt-get-wait: apt-get that waits (up to 15 min, SIGN2SOUND_APT_LOCK_TIMEOUT) while another
+  # apt or dpkg holds the lock, as unattended-upgrades does on a Pi's first boot.
+  run env DEBIAN_FRONTEND=noninteractive "$SRC_DIR/.ci/apt-get-wait" update -qq
   # --no-install-recommends: picamera2 would otherwise pull in the Qt/OpenGL preview stack.
-  run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${packages[@]}"
+  run env DEBIAN_FRONTEND=noninteractive "$SRC_DIR/.ci/apt-get-wait" install -y -qq \
+    --no-install-recommends "${packages[@]}"
 }
 
 create_user() {
@@ -241,8 +243,11 @@ install_config() {
   else
     run install -m 0644 "$APP_DIR/config.yaml" "$CONF_DIR/config.yaml"
   fi
-  # Fails (and stops the install) if an edited config does not fit this version.
-  run "$VENV/bin/sign2sound" check-config --config "$CONF_DIR/config.yaml"
+  # Fails (and stops the install) if an edited config does not fit this version or names what
+  # cannot work (a missing model, an unknown voice, ...); STATE_DIRECTORY as the unit sets it, so
+  # a relative transcript.path is checked where the service will write it.
+  run env STATE_DIRECTORY="$STATE_DIR" "$VENV/bin/sign2sound" check-config \
+    --config "$CONF_DIR/config.yaml"
 }
 
 install_unit() {

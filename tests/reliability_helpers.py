@@ -121,3 +121,71 @@ class WatchedNotifier(SystemdNotifier):
             return self._cond.wait_for(
                 lambda: any(needle in s for s in self.statuses[since:]), timeout
             )
+
+
+class DaemonProcess:
+    """`sign2sound run` as a real process (as systemd starts it), its log read line by line on a
+    thread so a test can wait for a line, send a real signal and then look at what came after."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        import os
+        import subprocess
+        import sys
+
+        exe = Path(sys.executable).parent / "sign2sound"
+        base = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+        self.proc = subprocess.Popen(
+            [str(exe), "run", "--allow-root", *args],
+            cwd=cwd,
+            env={**base, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name="daemon-log", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_for(self, needle: str, count: int = 1, timeout: float = 60.0) -> int:
+        """Wait until `count` log lines contain `needle`; returns the index of the last of them."""
+
+        def found() -> list[int]:
+            return [i for i, line in enumerate(self.lines) if needle in line]
+
+        with self._cond:
+            ok = self._cond.wait_for(
+                lambda: len(found()) >= count or not self._reader.is_alive(), timeout
+            )
+            hits = found()
+            if not ok or len(hits) < count:
+                raise AssertionError(
+                    f"no {count} line(s) with {needle!r} in the daemon's log:\n"
+                    + "\n".join(self.lines[-40:])
+                )
+            return hits[count - 1]
+
+    def send(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 120.0) -> int:
+        """Wait for the process to end (killing it after `timeout`); returns its exit code."""
+        import subprocess
+
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        self._reader.join(10)
+        return code

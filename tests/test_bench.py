@@ -509,3 +509,47 @@ def test_matplotlib_is_imported_only_for_plot(tiny_models: dict[str, Path]) -> N
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip().splitlines()[-1] == "False 0", result.stderr[-2000:]
+
+
+class LeakyPipeline:
+    """The real pipeline, made to keep `chunk` bytes of touched memory on every frame after the
+    warm-up: a leak of known size for the memory figures to find."""
+
+    def __init__(self, inner, chunk: int, warmup_frames: int) -> None:
+        self.inner = inner
+        self.chunk = chunk
+        self.warmup_frames = warmup_frames
+        self.frames = 0
+        self.kept: list[np.ndarray] = []
+
+    def process_frame(self, frame, *, timing: bool = False):
+        self.frames += 1
+        if self.frames > self.warmup_frames + 1:  # after the sample that starts the steady part
+            self.kept.append(np.ones(self.chunk, np.uint8))
+        return self.inner.process_frame(frame, timing=timing)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_pipeline_memory_drift_sees_a_known_growth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One pass of the demo video through real MediaPipe with 256 KB kept per frame: the drift
+    is that growth. Every RSS sample must be taken while the pipeline runs: one taken after
+    MediaPipe is closed (20-30 MB lower) used to turn this leak into a falling RSS."""
+    from edge.bench import pipeline_bench
+
+    leaky: list[LeakyPipeline] = []
+    make = pipeline_bench._make_pipeline
+
+    def make_leaky(config, tracker):
+        leaky.append(LeakyPipeline(make(config, tracker), 256 * 1024, pipeline_bench.WARMUP_FRAMES))
+        return leaky[0]
+
+    monkeypatch.setattr(pipeline_bench, "_make_pipeline", make_leaky)
+    report, _ = pipeline_bench.run_pipeline_bench()  # defaults: the demo video, one pass
+    grown_mb = len(leaky[0].kept) * leaky[0].chunk / 2**20
+    memory = report["memory"]
+    assert report["frames"]["passes"] == 1 and grown_mb > 30
+    drift, slope = memory["steady_rss_drift_mb"], memory["steady_rss_slope_mb_per_min"]
+    assert 0.75 * grown_mb < drift < 1.25 * grown_mb, (drift, grown_mb, memory["samples"])
+    assert slope > 0, memory["samples"]

@@ -47,10 +47,61 @@ def test_shipped_model_reads_real_hands_it_never_trained_on(shipped: LetterClass
     assert shipped.labels[int(empty.argmax())] == "_"
 
 
-def test_predict_reuses_its_output_buffer(shipped: LetterClassifier) -> None:
-    a = shipped.predict(np.zeros((30, 64), np.float32))
-    b = shipped.predict(np.ones((30, 64), np.float32))
-    assert a is b
+class CopyingClassifier:
+    """The shipped classifier, but every result is a fresh array nobody else writes to."""
+
+    def __init__(self, inner: LetterClassifier) -> None:
+        self.inner = inner
+
+    def predict(self, window: np.ndarray, *, timing: bool = False) -> np.ndarray:
+        return self.inner.predict(window, timing=timing).copy()
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def _replay_events(config, classifier) -> list[tuple[str, str, float]]:
+    from edge.pipeline import Pipeline
+    from edge.sources import LandmarkReplaySource
+
+    source = LandmarkReplaySource(MODELS_DIR / "demo" / "hello_landmarks.csv", realtime=False)
+    source.open()
+    pipeline = Pipeline(config, classifier)
+    events = []
+    while (frame := source.read()) is not None:
+        events += pipeline.process_frame(frame)
+    events += pipeline.finish()
+    return [(e.kind, e.text, round(e.t, 6)) for e in events]
+
+
+@pytest.mark.parametrize("every_n_frames", [1, 3])
+def test_callers_use_each_result_before_the_next_predict(
+    shipped: LetterClassifier, every_n_frames: int
+) -> None:
+    """predict() fills one output array, overwritten by the next call (no allocation per frame;
+    its docstring says to copy a result to keep it). What the caller relies on: the pipeline
+    and decoder never keep a result past the next predict, so the recorded HELLO gives exactly
+    the same letters and words at the same times as with a fresh array per call."""
+    import dataclasses
+
+    from edge.config import Config
+
+    config = Config()
+    config = dataclasses.replace(
+        config, classifier=dataclasses.replace(config.classifier, every_n_frames=every_n_frames)
+    )
+    shared = _replay_events(config, shipped)
+    assert [text for kind, text, _ in shared if kind == "word"] == ["HELLO"]
+    assert shared == _replay_events(config, CopyingClassifier(shipped))
+    # and the documented overwrite: a kept reference changes with the next call, a copy does not
+    letter = held_windows(load_landmark_csv(FIXTURE), seed=0, labels=shipped.labels).x[0]
+    empty = np.zeros((30, 64), np.float32)
+    kept = shipped.predict(letter)
+    copy = kept.copy()
+    shipped.predict(empty)
+    assert shipped.labels[int(copy.argmax())] != "_" and shipped.labels[int(kept.argmax())] == "_"
+    batch = shipped.predict_batch(np.stack([letter, empty]))
+    assert np.array_equal(batch[0], copy)  # predict_batch copies every row
 
 
 def test_wrong_window_shape_is_named(shipped: LetterClassifier) -> None:
@@ -69,11 +120,29 @@ def test_checksum_mismatch_names_file_and_both_hashes(tmp_path: Path) -> None:
     assert str(model) in msg and wrong in msg and sha256_of(model) in msg
 
 
-def test_shipped_checksum_list_matches(tmp_path: Path) -> None:
+def test_shipped_checksum_list_is_sha256sum_output_covering_every_model_file() -> None:
+    """SHA256SUMS is what `sha256sum` writes (so `sha256sum -c` checks it), and it lists every
+    file of models/ the daemon can be told to load: the classifier, its labels, both hand
+    bundles."""
+    import subprocess
+
     assert verify_sha256(MODEL, SUMS) == sha256_of(MODEL)
-    lines = SUMS.read_text().splitlines()
-    assert any(line.endswith("hand_landmarker.task") for line in lines)
-    assert any(line.endswith("hand_landmarker_lite.task") for line in lines)
+    check = subprocess.run(
+        ["sha256sum", "--check", "--strict", SUMS.name], cwd=MODELS_DIR, capture_output=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    listed = {line.split(maxsplit=1)[1] for line in SUMS.read_text().splitlines()}
+    shipped = {p.name for p in MODELS_DIR.iterdir() if p.suffix in (".tflite", ".task", ".txt")}
+    assert (
+        listed
+        == shipped
+        == {
+            "letters_int8.tflite",
+            "labels.txt",
+            "hand_landmarker.task",
+            "hand_landmarker_lite.task",
+        }
+    )
 
 
 def test_missing_and_truncated_models_are_clear(tmp_path: Path) -> None:

@@ -87,6 +87,8 @@ def generate_cases() -> list[Case]:
                 cases.append(Case(section, spec.name, above, "above maximum", "above the maximum"))
             if meta.get("choices") is not None:
                 cases.append(Case(section, spec.name, BAD_CHOICE, "not a choice", "allowed values"))
+            if meta.get("file_name"):
+                cases.append(Case(section, spec.name, "", "no file name", "names no file"))
     return cases
 
 
@@ -105,6 +107,8 @@ def test_every_key_has_a_wrong_type_case_and_every_bound_a_range_case() -> None:
                 assert any(c.why == "above maximum" for c in mine), (section, spec.name)
             if spec.metadata.get("choices") is not None:
                 assert any(c.why == "not a choice" for c in mine), (section, spec.name)
+            if spec.metadata.get("file_name"):
+                assert any(c.why == "no file name" for c in mine), (section, spec.name)
     assert len(CASES) > 100
 
 
@@ -240,6 +244,71 @@ def test_config_paths_that_are_missing_or_not_files(
     assert_one_clear_line(code, out, err, str(tmp_path), "cannot read config file")
 
 
+# configs that parse but cannot work: check-config (the installer's gate) loads and probes what
+# they name and says what it could not check
+CANNOT_WORK = {
+    "classifier model missing": (
+        ["classifier.model={tmp}/gone.tflite"],
+        "gone.tflite: model file not found",
+    ),
+    "hand model missing": (
+        ["landmarks.model={tmp}/gone.task", "camera.source={video}"],
+        "gone.task: file not found",
+    ),
+    "video file missing": (["camera.source={tmp}/gone.mp4"], "gone.mp4: no such file"),
+    "replay missing": (["camera.source=replay:{tmp}/gone.csv"], "gone.csv: no such file"),
+    "voice not installed": (["speech.voice=xx-nope"], "espeak-ng (voice 'xx-nope') failed"),
+    "transcript folder cannot exist": (
+        ["transcript.path=/proc/sign2sound/t.txt"],
+        "transcript.path: /proc/sign2sound/t.txt: cannot create files in /proc",
+    ),
+    "transcript path is a folder": (["transcript.path={tmp}"], "is a folder; name a file in it"),
+}
+
+
+@pytest.mark.parametrize("name", list(CANNOT_WORK))
+def test_check_config_refuses_what_cannot_work_in_one_line(
+    name: str, tmp_path: Path, capsys, restore_logging
+) -> None:
+    sets, expected = CANNOT_WORK[name]
+    argv = ["check-config", "--set", f"camera.source=replay:{DEMO_CSV}"]
+    for text in sets:
+        argv += ["--set", text.format(tmp=tmp_path, video=DEMO_CSV.with_name("hello.mp4"))]
+    code, out, err = run_cli(argv, capsys)
+    errors = [line for line in err.splitlines() if line.startswith("sign2sound check-config:")]
+    assert code == 1, err
+    assert len(errors) == 1 and expected in errors[0], err
+    assert "Traceback" not in err
+    assert out.rstrip().endswith("1 problem(s), see above")
+
+
+def test_check_config_reports_every_problem_and_what_it_did_not_check(
+    tmp_path: Path, capsys, restore_logging
+) -> None:
+    code, out, err = run_cli(
+        ["check-config", "--set", "speech.voice=xx-nope", "--set", f"transcript.path={tmp_path}",
+         "--set", "gpio.pin=17"],
+        capsys,
+    )  # fmt: skip
+    errors = [line for line in err.splitlines() if line.startswith("sign2sound check-config:")]
+    assert code == 1 and len(errors) == 2, err
+    assert "# ok: landmarks.model models/hand_landmarker.task: sha256 matches" in out
+    for unchecked in ("camera.source 'auto'", "speech.alsa_device 'default'", "gpio.pin 17"):
+        assert f"# not checked: {unchecked}" in out
+    assert "# config.yaml: 2 problem(s)" in out
+
+
+def test_check_config_passes_the_shipped_config(tmp_path: Path, capsys, restore_logging) -> None:
+    code, out, err = run_cli(
+        ["check-config", "--set", f"transcript.path={tmp_path / 'new' / 't.txt'}"], capsys
+    )
+    assert code == 0, err
+    assert out.rstrip().endswith("# config.yaml: OK")
+    assert "sha256 of both matches models/SHA256SUMS, LiteRT loads it" in out
+    assert "speech.voice 'en-us': espeak-ng speaks it" in out
+    assert not (tmp_path / "new").exists()  # probed, not created
+
+
 # one real process per kind of mistake: what the user sees from `sign2sound run`
 PROCESS_CASES = {
     "wrong type": ("decoder:\n  threshold: high\n", [], "decoder.threshold: expected a number"),
@@ -280,7 +349,49 @@ def _bad_replay(tmp_path: Path) -> Path:
     return path
 
 
+def _edited_replay(tmp_path: Path, edit) -> Path:
+    """The demo replay with its lines (header first) changed by `edit(lines)`."""
+    lines = DEMO_CSV.read_text().splitlines()
+    edit(lines)
+    path = tmp_path / "replay.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _cut_short(lines: list[str]) -> None:
+    lines[5] = lines[5][: len(lines[5]) // 2]  # a copy that stopped mid-line
+
+
+def _time_backwards(lines: list[str]) -> None:
+    t_ms = lines[0].split(",").index("t_ms")
+    cells = lines[40].split(",")
+    cells[t_ms] = "5"  # frame 40-ish recorded as if 5 ms after the start
+    lines[40] = ",".join(cells)
+
+
+def _replay_run(path: Path) -> list[str]:
+    return ["run", "--set", f"camera.source=replay:{path}", "--set", "camera.realtime=false"]
+
+
 RUNTIME_CASES = {
+    "replay with a line cut short": (
+        lambda tmp: _replay_run(_edited_replay(tmp, _cut_short)),
+        "replay.csv, line 6: ",
+    ),
+    "replay whose times run backwards": (
+        lambda tmp: _replay_run(_edited_replay(tmp, _time_backwards)),
+        "replay.csv, line 41: t_ms 5 of frame",
+    ),
+    "no word reached the transcript": (
+        lambda tmp: [
+            *_replay_run(DEMO_CSV),
+            "--set",
+            "speech.enabled=false",
+            "--set",
+            "transcript.path=/dev/full",
+        ],  # fmt: skip
+        "1 of 1 word(s) did not reach the transcript /dev/full; they are only in the log",
+    ),
     "video file missing": (
         lambda tmp: ["run", "--set", f"camera.source={tmp / 'gone.mp4'}"],
         "gone.mp4: no such file",
@@ -315,3 +426,117 @@ def test_bad_runtime_input_is_one_line_exit_1(
     assert len(errors) == 1 and expected in errors[0], err
     assert "Traceback" not in err
     assert not (tmp_path / "t.txt").exists()  # nothing was spelled into a transcript
+
+
+# offline tools: an output path that cannot be written, or would be silently replaced, is one line
+# naming it (exit 1) before any work is done
+CLIP_CSV = Path(__file__).parent / "fixtures" / "lart101_H_clip.csv"
+DEMO_VIDEO = DEMO_CSV.with_name("hello.mp4")
+
+
+def _existing(tmp: Path, name: str = "out.csv") -> Path:
+    path = tmp / name
+    path.write_text("keep me\n")
+    return path
+
+
+OUTPUT_CASES = {
+    "eval --out an existing file": (
+        lambda tmp: ["eval", str(CLIP_CSV), "--out", str(_existing(tmp, "report"))],
+        "report: exists and is not a folder",
+    ),
+    "eval --out a folder that cannot be made": (
+        lambda tmp: ["eval", str(CLIP_CSV), "--out", "/proc/sign2sound/eval"],
+        "/proc/sign2sound/eval: cannot write there: cannot create files in /proc",
+    ),
+    "convert-data video --out an unwritable path": (
+        lambda tmp: [
+            "convert-data",
+            "video",
+            str(DEMO_VIDEO),
+            "--label",
+            "H",
+            "--out",
+            "/proc/sign2sound/h.csv",
+        ],  # fmt: skip
+        "/proc/sign2sound/h.csv: cannot write it: cannot create files in /proc",
+    ),
+    "convert-data video --out an existing CSV": (
+        lambda tmp: [
+            "convert-data",
+            "video",
+            str(DEMO_VIDEO),
+            "--label",
+            "H",
+            "--out",
+            str(_existing(tmp)),
+        ],  # fmt: skip
+        "out.csv: already exists; pass --force to overwrite it",
+    ),
+    "convert-data raw --out an existing CSV": (
+        lambda tmp: [
+            "convert-data",
+            "raw",
+            str(tmp),
+            "--source",
+            "me",
+            "--out",
+            str(_existing(tmp)),
+        ],
+        "out.csv: already exists; pass --force to overwrite it",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(OUTPUT_CASES))
+def test_an_output_that_cannot_be_written_is_one_line_before_any_work(
+    name: str, tmp_path: Path, capsys, restore_logging
+) -> None:
+    make_argv, expected = OUTPUT_CASES[name]
+    code, out, err = run_cli(make_argv(tmp_path), capsys)
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert code == 1, err
+    assert len(errors) == 1 and expected in errors[0], err
+    assert "Traceback" not in err
+    assert "windows" not in out and "frames" not in out  # refused before evaluating / converting
+    for path in tmp_path.iterdir():
+        assert path.read_text() == "keep me\n"  # nothing replaced
+
+
+def test_convert_data_video_overwrites_only_with_force(tmp_path: Path, capsys, restore_logging):
+    out = _existing(tmp_path)
+    argv = ["convert-data", "video", str(DEMO_VIDEO), "--label", "H", "--out", str(out), "--force"]
+    code, stdout, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert out.read_text().startswith("label,x0,y0,z0,")
+    assert "with a hand -> " in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]  # no temporary file left
+
+
+def test_a_byte_order_mark_and_1e0_are_read_as_people_write_them(
+    tmp_path: Path, capsys, restore_logging
+) -> None:
+    """Spreadsheet programs start a CSV with a UTF-8 byte-order mark; 1e0 is a number."""
+    bom_data = tmp_path / "letters.csv"
+    bom_data.write_bytes(b"\xef\xbb\xbf" + CLIP_CSV.read_bytes())
+    code, out, err = run_cli(["convert-data", "check", str(bom_data)], capsys)
+    assert code == 0, err
+    assert "rows OK" in out
+    bom_replay = tmp_path / "replay.csv"
+    bom_replay.write_bytes(b"\xef\xbb\xbf" + DEMO_CSV.read_bytes())
+    code, out, err = run_cli(
+        [*_replay_run(bom_replay), "--allow-root", "--set", "speech.enabled=false",
+         "--set", f"transcript.path={tmp_path / 't.txt'}"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert (tmp_path / "t.txt").read_text().split("\t")[1].strip() == "HELLO"
+    config = tmp_path / "config.yaml"
+    config.write_text("decoder:\n  hold_s: 4e-1\n")
+    code, out, err = run_cli(
+        ["check-config", "--config", str(config), "--set", "decoder.threshold=1e0",
+         "--set", f"camera.source=replay:{DEMO_CSV}", "--set", f"transcript.path={tmp_path / 't'}"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "threshold: 1.0\n" in out and "hold_s: 0.4\n" in out

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from fault_sources import FlakyCamera
 from gpiozero.pins.mock import MockFactory
-from reliability_helpers import NotifySocket, repeated_replay_csv
+from reliability_helpers import DaemonProcess, NotifySocket, repeated_replay_csv
 
 from edge import cli
 from edge.config import REPO_ROOT, Config, load_config
@@ -358,37 +358,104 @@ def test_bad_frames_and_a_failing_landmark_stage_do_not_stop_the_word(tmp_path: 
     assert transcript_words(config) == ["HELLO"]
 
 
-def test_sighup_rereads_the_config_and_keeps_running(tmp_path: Path, caplog) -> None:
-    cfg_file = tmp_path / "config.yaml"
-    cfg_file.write_text(f"transcript:\n  path: {tmp_path / 'transcript.txt'}\n")
-    config = load_config(cfg_file)
-    daemon: Daemon
+def _words_logged(lines: list[str]) -> list[str]:
+    """The words the daemon completed, in order, from its `word: X` log lines."""
+    return [
+        line.split("edge.daemon: word: ", 1)[1] for line in lines if "edge.daemon: word: " in line
+    ]
 
-    def on_event(event) -> None:
-        if event.kind == "letter" and event.text == "H":
-            cfg_file.write_text(
-                f"transcript:\n  path: {tmp_path / 'transcript.txt'}\n"
-                "decoder:\n  word_gap_s: 0.5\ncamera:\n  fps: 15\n"
-            )
-            daemon.signals.request_reload()  # what SIGHUP does
 
-    daemon = Daemon(
-        config,
-        config_path=cfg_file,
-        source=LandmarkReplaySource(DEMO_CSV, realtime=False),
-        player=WavFileSink(tmp_path / "s.wav"),
-        on_event=on_event,
+def test_sighup_moves_every_held_word_into_the_new_transcript(tmp_path: Path) -> None:
+    """A real SIGHUP to a real daemon whose transcript cannot be written (/dev/full: every write
+    fails, even for root): the words held in memory go first, in order, into the transcript the
+    new config names, and the reloaded decoder settings apply to the words after it."""
+    replay = repeated_replay_csv(tmp_path / "words.csv", 60)
+    cfg = tmp_path / "config.yaml"
+    common = f"camera:\n  source: replay:{replay}\n  realtime: false\nspeech:\n  enabled: false\n"
+    cfg.write_text(common + "transcript:\n  path: /dev/full\n")
+    new_path = tmp_path / "state" / "transcript.txt"
+    daemon = DaemonProcess(["--config", str(cfg)], cwd=tmp_path)
+    try:
+        daemon.wait_for("edge.daemon: word: ", count=2)
+        cfg.write_text(
+            common + f"transcript:\n  path: {new_path}\ndecoder:\n  max_word_length: 3\n"
+        )
+        daemon.send(signal.SIGHUP)
+        reloaded = daemon.wait_for("reload: configuration re-read")
+        code = daemon.finish()
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    lines = daemon.lines
+    log = "\n".join(lines)
+    assert code == 0, log[-3000:]
+    held, after = _words_logged(lines[:reloaded]), _words_logged(lines[reloaded:])
+    assert len(held) >= 2 and set(held) == {"HELLO"}, log[-3000:]
+    assert "decoder.max_word_length, transcript.path" in lines[reloaded]
+    assert f"transcript moved to {new_path}: {len(held)} held-back word(s) written" in log
+    assert after and all(len(word) <= 3 for word in after)  # the new decoder setting
+    written = [line.split("\t")[1] for line in new_path.read_text().splitlines()]
+    assert written == held + after  # every word, in order, nothing twice
+    assert "could not be written" not in log
+
+
+def test_sighup_applies_debug_frames_and_log_level_at_once_and_names_the_rest(
+    tmp_path: Path,
+) -> None:
+    """A real SIGHUP to a real daemon reading the demo video through MediaPipe with
+    service.save_debug_frames on: a broken file first (kept running, old config kept), then a
+    config that turns debug frames off, the log level up and changes camera.fps: from the reload
+    on no frame is written, no INFO line is logged, and camera.fps is named as needing a restart.
+    """
+    video = REPO_ROOT / "models" / "demo" / "hello.mp4"
+    cfg = tmp_path / "config.yaml"
+    common = (
+        f"camera:\n  source: {video}\nspeech:\n  enabled: false\n"
+        f"transcript:\n  path: {tmp_path / 'transcript.txt'}\n"
     )
-    with caplog.at_level("INFO", logger="edge.daemon"):
-        summary = daemon.run()
-    assert daemon.pipeline.decoder.config.word_gap_s == 0.5
-    assert summary.words == ["HELLO"]
-    messages = [r.getMessage() for r in caplog.records]
-    assert any("changes to camera take effect after a restart" in m for m in messages)
-    # a broken file on the next reload: logged, the running config is kept
-    cfg_file.write_text("decoder: [\n")
-    daemon._reload()
-    assert daemon.pipeline.decoder.config.word_gap_s == 0.5
+    cfg.write_text(common + "service:\n  save_debug_frames: true\n")
+    daemon = DaemonProcess(["--config", str(cfg)], cwd=tmp_path)
+    try:
+        daemon.wait_for("edge.daemon: letter ")
+        cfg.write_text("decoder: [\n")
+        daemon.send(signal.SIGHUP)
+        daemon.wait_for("keeping the running configuration")
+        cfg.write_text(
+            common.replace("camera:\n", "camera:\n  fps: 15\n")
+            + "service:\n  save_debug_frames: false\n  log_level: WARNING\n"
+        )
+        daemon.send(signal.SIGHUP)
+        reloaded = daemon.wait_for("reload: configuration re-read")
+        code = daemon.finish()
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+    lines = daemon.lines
+    log = "\n".join(lines)
+    assert code == 0, log[-3000:]
+    before = [line.split("edge.daemon: letter ")[1][0] for line in lines[:reloaded]
+              if "edge.daemon: letter " in line]  # fmt: skip
+    frames = sorted(p.name for p in (tmp_path / "debug-frames").iterdir())
+    assert [name[-5] for name in frames] == before  # one per letter before the reload, no more
+    assert "service.log_level, service.save_debug_frames" in lines[reloaded]
+    after = lines[reloaded + 1 :]
+    assert any("changes to camera.fps take effect after a restart" in line for line in after)
+    assert not any(" INFO " in line for line in after), "\n".join(after)
+    words = transcript_words(make_config(tmp_path))
+    assert words == ["HELLO"] and len(before) < 5  # letters were accepted after the reload too
+
+
+def test_every_live_reload_key_is_a_real_section_or_key() -> None:
+    """A renamed key must not silently fall out of what a reload applies."""
+    from edge.config import SECTIONS
+    from edge.daemon import LIVE_KEYS, changed_keys
+
+    for entry in LIVE_KEYS:
+        section, _, key = entry.partition(".")
+        assert section in SECTIONS, entry
+        assert not key or key in {f.name for f in dataclasses.fields(SECTIONS[section])}, entry
+    new = make_config(Path("/x"), camera={"fps": 15.0}, service={"log_level": "DEBUG"})
+    assert changed_keys(make_config(Path("/x")), new) == ["camera.fps", "service.log_level"]
 
 
 class VideoWithRecordedHands:

@@ -362,6 +362,45 @@ class NonFiniteAsNoHand:
         self.inner.close()
 
 
+@pytest.mark.parametrize("case", ["labels reversed", "hand model with a byte appended"])
+def test_an_altered_label_list_or_hand_model_refuses_to_start_with_one_line_naming_it(
+    tmp_path: Path, case: str, capsys, restore_logging
+) -> None:
+    """Both would otherwise run: reversed labels of the same length spell nonsense (TWPPM for
+    HELLO), and MediaPipe loads a bundle with a byte appended. SHA256SUMS guards them."""
+    models = REPO_ROOT / "models"
+    argv = [
+        "run",
+        "--allow-root",
+        "--set",
+        "speech.enabled=false",
+        "--set",
+        "camera.realtime=false",
+    ]
+    argv += ["--set", f"transcript.path={tmp_path / 'transcript.txt'}"]
+    if case == "labels reversed":
+        altered = tmp_path / "labels.txt"
+        altered.write_text("\n".join(reversed((models / "labels.txt").read_text().split())))
+        argv += [
+            "--set",
+            f"classifier.labels={altered}",
+            "--set",
+            f"camera.source=replay:{DEMO_CSV}",
+        ]
+    else:
+        altered = tmp_path / "hand_landmarker.task"
+        altered.write_bytes((models / "hand_landmarker.task").read_bytes() + b"\0")
+        argv += ["--set", f"landmarks.model={altered}", "--set", f"camera.source={DEMO_VIDEO}"]
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert code == 1, err
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert f"{altered}: sha256 mismatch: expected" in errors[0]
+    assert str(models / "SHA256SUMS") in errors[0]
+    assert not (tmp_path / "transcript.txt").exists()  # refused before anything was spelled
+
+
 def test_nan_and_infinite_landmarks_in_a_replay_count_exactly_as_no_hand(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

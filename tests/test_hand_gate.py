@@ -35,10 +35,7 @@ def feed(gate: SigningHandGate, frames) -> list[tuple[float, bool]]:
     probs = np.full(N_LABELS, 1 / N_LABELS, np.float32)
     out = []
     for t, lm in frames:
-        if lm is None:
-            got = gate.admit(t, None)
-        else:
-            got = gate.admit(t, probs, *seen(lm))
+        got = gate.admit(t, None) if lm is None else gate.admit(t, probs, *seen(lm))
         out.extend((ft, fp is not None) for ft, fp in got)
     return out
 

@@ -244,6 +244,19 @@ def test_disabled_speech_is_silent_and_starts_no_thread(tmp_path: Path) -> None:
     assert read_wav(tmp_path / "off.wav")[0].size == 0
 
 
+def test_a_reload_turns_speech_on_and_off_and_moves_aplay_to_the_new_device() -> None:
+    speaker = Speaker(config(enabled=False, alsa_device=MISSING_DEVICE, letter_feedback="none"))
+    assert speaker.say("OFF") is False
+    speaker.reconfigure(config(enabled=True, alsa_device="null", letter_feedback="none"))
+    assert speaker.say("ON")
+    assert speaker.wait_idle(60.0)
+    assert (speaker.spoken, speaker.failed) == (1, 0)  # played on the null device, not the old
+    speaker.reconfigure(config(enabled=False, alsa_device="null"))
+    assert speaker.say("OFF AGAIN") is False and speaker.letter_feedback("A") is False
+    assert speaker.close(timeout=60.0)
+    assert (speaker.spoken, speaker.failed, speaker.dropped) == (1, 0, 0)
+
+
 def test_wav_sink_resamples_other_rates_and_names_an_unwritable_path(tmp_path: Path) -> None:
     beep16k = write_beep(tmp_path / "b16.wav", sample_rate=16000)
     sink = WavFileSink(tmp_path / "mix.wav")

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,50 @@ def test_unit_hardening_leaves_camera_gpio_and_sound_reachable() -> None:
     assert not {"AF_INET", "AF_INET6", "AF_PACKET"} & set(families)  # no network port
 
 
+# The socket libudev monitors read: netlink uevent, group 2 = what udevd re-broadcasts after
+# processing a device (libcamera's DeviceEnumeratorUdev listens there for cameras coming and
+# going). LISTEN prints 'ready', then 'got' or 'nothing' within 3 s; with 'send' it also sends
+# one such broadcast itself, from its own network namespace, once it listens.
+_UEVENT = """
+import socket, sys
+listen = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)
+listen.bind((0, 2))
+listen.settimeout(3)
+print("ready", flush=True)
+if sys.argv[1:] == ["send"]:
+    sender = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)
+    sender.bind((0, 0))
+    sender.sendto(b"libudev\\0add@/devices/usb1/video4linux/video0", (0, 2))
+try:
+    listen.recv(4096)
+    print("got", flush=True)
+except TimeoutError:
+    print("nothing", flush=True)
+"""
+
+
+def test_private_network_stays_off_because_camera_hotplug_events_cannot_reach_it() -> None:
+    """The daemon needs no network, but PrivateNetwork=yes would cost camera hot-plugging:
+    udevd's device broadcasts stay in the network namespace they are sent in, so picamera2
+    (libcamera) in a private one would never hear of a USB camera plugged back in. Shown here
+    with two real network namespaces: the broadcast reaches a listener beside the sender and
+    not one in another namespace. Network access is closed by RestrictAddressFamilies and
+    IPAddressDeny instead (test_unit_hardening_...)."""
+    keys = {k for _, k, _ in _unit_entries(UNIT.read_text())}
+    assert "PrivateNetwork" not in keys
+    assert "AF_NETLINK" in _value("RestrictAddressFamilies").split()  # libcamera's udev monitor
+    assert _value("IPAddressDeny") == "any"
+    as_root = [] if os.geteuid() == 0 else ["--map-root-user"]
+    netns = ["unshare", "--net", *as_root, sys.executable, "-c", _UEVENT]
+    elsewhere = subprocess.Popen(netns, stdout=subprocess.PIPE, text=True)
+    assert elsewhere.stdout is not None and elsewhere.stdout.readline() == "ready\n"
+    beside = subprocess.run([*netns, "send"], capture_output=True, text=True, timeout=30)
+    assert beside.returncode == 0, beside.stderr
+    assert beside.stdout.split() == ["ready", "got"]  # the listener beside the sender hears it
+    assert elsewhere.stdout.readline() == "nothing\n"  # another network namespace does not
+    assert elsewhere.wait(10) == 0
+
+
 def test_relative_transcript_lands_in_the_state_directory(monkeypatch, tmp_path: Path) -> None:
     """The unit's StateDirectory is where the daemon puts transcript.txt."""
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
@@ -173,6 +218,109 @@ def test_install_sh_uses_the_same_uv_as_ci_setup() -> None:
     install_uv = re.search(r"^UV_VERSION=([0-9.]+)$", INSTALL.read_text(), re.MULTILINE)
     assert setup_uv and install_uv
     assert setup_uv.group(1) == install_uv.group(1)
+
+
+# --- waiting for another apt ------------------------------------------------------------------
+APT_WAIT = REPO / ".ci" / "apt-get-wait"
+
+
+def test_every_apt_get_of_the_install_scripts_waits_for_the_lock() -> None:
+    """On a Pi's first boot unattended-upgrades holds dpkg's lock: a bare apt-get fails at once."""
+    for script in (INSTALL, REPO / ".ci" / "setup"):
+        code = [ln for ln in script.read_text().splitlines() if not ln.lstrip().startswith("#")]
+        calls = [ln for ln in code if re.search(r"\bapt-get\b(?!-wait)", ln)]
+        assert calls == [], f"{script.name} runs apt-get without .ci/apt-get-wait: {calls}"
+        assert sum(".ci/apt-get-wait" in ln for ln in code) == 2, script.name
+
+
+@pytest.fixture
+def private_apt(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A real apt-get on its own empty state (APT_CONFIG is read before the host's config and
+    replaces it): its locks live in tmp_path and nothing of the host's apt is touched."""
+    root = tmp_path / "apt"
+    for sub in ("admin", "lists/partial", "cache/archives/partial", "parts", "log"):
+        (root / sub).mkdir(parents=True)
+    for empty in ("admin/status", "sources.list", "apt.conf"):
+        (root / empty).write_text("")
+    settings = {
+        "Dir::State::status": "admin/status",
+        "Dir::State::Lists": "lists",
+        "Dir::Cache": "cache",
+        "Dir::Etc::sourcelist": "sources.list",
+        "Dir::Etc::sourceparts": "parts",
+        "Dir::Etc::parts": "parts",
+        "Dir::Etc::main": "apt.conf",
+        "Dir::Log": "log",
+    }
+    config = root / "apt-config"
+    config.write_text("".join(f'{key} "{root / value}";\n' for key, value in settings.items()))
+    return dict(os.environ, APT_CONFIG=str(config)), root
+
+
+def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding apt's lock as apt and dpkg take it (fcntl F_SETLK, which
+    flock(1) does not conflict with); returns once the lock is held."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, sys, time\n"
+         f"fd = os.open({str(path)!r}, os.O_RDWR | os.O_CREAT)\n"
+         "fcntl.lockf(fd, fcntl.LOCK_EX); print('held', flush=True)\n"
+         f"time.sleep({seconds})"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+@pytest.mark.parametrize(
+    ("lock", "args"),
+    [("admin/lock-frontend", ["install", "-y", "--no-download"]), ("lists/lock", ["update"])],
+    ids=["dpkg frontend lock (install)", "package lists lock (update)"],
+)
+def test_apt_get_wait_waits_for_a_held_lock_then_runs(private_apt, lock: str, args) -> None:
+    env, root = private_apt
+    holder = _hold_lock(root / lock, 1.5)
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(APT_WAIT), *args], env={**env, "SIGN2SOUND_APT_LOCK_TIMEOUT": "60"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    waited = time.monotonic() - started
+    holder.wait(10)
+    assert result.returncode == 0, result.stderr
+    assert f"lock held by process {holder.pid}" in result.stderr
+    assert "waiting up to 60 s" in result.stderr
+    assert waited >= 1.4  # it really waited for the holder instead of failing
+
+
+def test_apt_get_wait_gives_up_after_its_timeout(private_apt) -> None:
+    env, root = private_apt
+    holder = _hold_lock(root / "admin" / "lock-frontend", 60)
+    try:
+        started = time.monotonic()
+        result = subprocess.run(
+            [str(APT_WAIT), "install", "-y", "--no-download"],
+            env={**env, "SIGN2SOUND_APT_LOCK_TIMEOUT": "2"},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode != 0
+    assert "still holds its lock after 2 s" in result.stderr
+    assert 1.5 <= waited < 20
+
+
+def test_apt_get_wait_reports_other_failures_at_once(private_apt) -> None:
+    env, _ = private_apt
+    result = subprocess.run(
+        [str(APT_WAIT), "install", "-y", "sign2sound-no-such-package"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Unable to locate package sign2sound-no-such-package" in result.stderr
+    assert "waiting" not in result.stderr
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -216,7 +364,8 @@ def test_dry_run_prints_every_install_step_and_changes_nothing(tmp_path: Path) -
     def has(*parts: str) -> bool:
         return any(all(p in c for p in parts) for c in cmds)
 
-    apt = next(c for c in cmds if "apt-get install" in c)
+    apt = next(c for c in cmds if f"{REPO}/.ci/apt-get-wait install" in c)
+    assert has(f"{REPO}/.ci/apt-get-wait update")
     for package in (
         "python3-picamera2",
         "python3-lgpio",

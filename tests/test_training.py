@@ -60,7 +60,7 @@ def test_tiny_model_trains_exports_int8_and_matches_float(table, tmp_path: Path)
     assert summary["params"] > 0 and (run / "model.keras").is_file()
     written = export_run(run, tmp_path, kinds=("float32", "int8"))
     int8_path, float_path = Path(written["int8"]["path"]), Path(written["float32"]["path"])
-    update_sums(tmp_path / "SHA256SUMS", [int8_path])
+    update_sums(tmp_path / "SHA256SUMS", [int8_path, run / "labels.txt"])
 
     int8 = LetterClassifier(int8_path, run / "labels.txt", tmp_path / "SHA256SUMS")
     flt = LetterClassifier(float_path, run / "labels.txt", None)

@@ -265,6 +265,7 @@ def run_pipeline_bench(
     except KeyboardInterrupt:
         interrupted = True  # Ctrl-C ends a long run early: report what was measured
     finally:
+        monitor.stop()  # the last RSS sample, while MediaPipe is still loaded
         capture.stop()
         bar.close()
         if tracker is not None:

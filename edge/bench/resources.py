@@ -2,8 +2,10 @@
 native memory of MediaPipe and LiteRT, which is most of it).
 
 RSS is sampled on the benchmark's own loop every `interval_s` (no extra thread to disturb the
-figures). "Steady" RSS excludes the warm-up, when models, graph caches and the first buffers are
-still being allocated; drift compares the start of the steady part with its end, which is what a
+figures), and once more by `stop()` when the loop ends, before anything is torn down: a sample
+taken after MediaPipe is closed is 20-30 MB lower and would read as a falling RSS. "Steady" RSS
+excludes the warm-up, when models, graph caches and the first buffers are still being allocated;
+drift compares the start of the steady part with its end, which is what a
 per-frame leak would move, and a least-squares slope says how fast. Drift and slope are judged on
 RSS minus what the benchmark itself keeps growing (its latency samples and event records).
 """
@@ -37,6 +39,8 @@ class ResourceMonitor:
         self._steady_from_s: float | None = None
         self._cpu_steady0: Any = None
         self._wall_steady0 = 0
+        self._stopped_ns: int | None = None
+        self._cpu_stopped: Any = None
 
     def _sample(self, now_ns: int) -> None:
         self.times_s.append((now_ns - self._t0) / 1e9)
@@ -59,9 +63,18 @@ class ResourceMonitor:
         self._cpu_steady0 = self.proc.cpu_times()
         self._wall_steady0 = now
 
+    def stop(self) -> None:
+        """The measured run is over: take the last sample now, while everything it measures is
+        still loaded (call it before closing the tracker); later calls change nothing."""
+        if self._stopped_ns is None:
+            self._stopped_ns = time.perf_counter_ns()
+            self._sample(self._stopped_ns)
+            self._cpu_stopped = self.proc.cpu_times()
+
     def summary(self) -> dict[str, Any]:
-        now = time.perf_counter_ns()
-        self._sample(now)
+        """Figures over the samples up to `stop()` (called here if the caller did not)."""
+        self.stop()
+        now = self._stopped_ns
         times = np.asarray(self.times_s)
         rss = np.asarray(self.rss_mb)
         own = np.asarray(self.own_mb)
@@ -80,7 +93,7 @@ class ResourceMonitor:
 
         cpu_start = self._cpu_steady0 or self._cpu0
         wall_start = self._wall_steady0 or self._t0
-        cpu_now = self.proc.cpu_times()
+        cpu_now = self._cpu_stopped
         wall_s = (now - wall_start) / 1e9
         user = cpu_now.user - cpu_start.user
         system = cpu_now.system - cpu_start.system

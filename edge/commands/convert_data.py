@@ -26,6 +26,7 @@ from edge.dataset import (
     write_landmark_csv,
 )
 from edge.errors import UsageError
+from edge.outputs import check_output_file, writing
 
 HELP = "convert landmark data sets into the project's CSV format"
 HEADER = ["label", *COORD_COLUMNS, *OPTIONAL_COLUMNS]
@@ -36,12 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video = sub.add_parser("video", help="landmarks of a video clip (MediaPipe, VIDEO mode)")
     video.add_argument("clip", type=Path)
     video.add_argument("--label", required=True, help="the letter signed in the clip")
-    video.add_argument("--out", type=Path, required=True)
+    video.add_argument("--out", type=Path, required=True, help="the CSV to write")
+    video.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     video.add_argument("--source", default="me", help="source name written to every row")
     video.add_argument("--model", type=Path, default=None, help="hand_landmarker .task bundle")
     raw = sub.add_parser("raw", help="DIR/<L>.csv (63 values per row) or DIR/<L>/*.npy")
     raw.add_argument("folder", type=Path)
-    raw.add_argument("--out", type=Path, required=True)
+    raw.add_argument("--out", type=Path, required=True, help="the CSV to write")
+    raw.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     raw.add_argument("--source", required=True, help="source name written to every row")
     check = sub.add_parser("check", help="validate CSVs and count rows per source and letter")
     check.add_argument("csv", nargs="+", type=Path)
@@ -76,15 +79,20 @@ def _row(label: str, values, **extra) -> list[str]:
 def _convert_video(args: argparse.Namespace) -> int:
     from edge.config import MODELS_DIR
     from edge.landmarks import HandTracker
+    from edge.modelfiles import verify_sha256
     from edge.sources import OpenCVSource
 
     label = args.label.strip().upper()
     if label not in LETTERS:
         raise UsageError(f"--label {args.label!r}: expected one letter A-Z")
+    check_output_file(args.out, force=args.force)  # before MediaPipe reads the whole clip
+    model = args.model or MODELS_DIR / "hand_landmarker.task"
+    if args.model is None:  # the shipped bundle is checked like the daemon checks it
+        verify_sha256(model, MODELS_DIR / "SHA256SUMS")
     source = OpenCVSource(args.clip, realtime=False)
     source.open()
     rows, frames = [], 0
-    with HandTracker(args.model or MODELS_DIR / "hand_landmarker.task") as tracker:
+    with HandTracker(model) as tracker:
         while (frame := source.read()) is not None:
             frames += 1
             obs = tracker.detect(frame.image, frame.t)
@@ -118,6 +126,7 @@ def _convert_raw(args: argparse.Namespace) -> int:
 
     if not args.folder.is_dir():
         raise UsageError(f"{args.folder}: not a folder")
+    check_output_file(args.out, force=args.force)
     rows = []
     for letter in LETTERS:
         table = args.folder / f"{letter}.csv"
@@ -200,7 +209,9 @@ def _lart101_words(args: argparse.Namespace) -> int:
 
 
 def _write(out: Path, rows: list[list[str]]) -> None:
-    write_landmark_csv(out, HEADER, rows)
+    """A failed write is one line naming the file (write_landmark_csv never leaves half a CSV)."""
+    with writing(out):
+        write_landmark_csv(out, HEADER, rows)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -73,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="folder for the reports: letters: report.json, confusion.txt/.png; words: "
-        "report.json, report.txt and timelines/*.png (in DIR/words/ when the data has both)",
+        "report.json, report.txt and timelines/*.png (in DIR/words/ when the data has both); "
+        "files there are replaced",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the held-window jitter")
     add_config_arguments(parser)
@@ -120,7 +121,10 @@ def main(args: argparse.Namespace) -> int:
         return 0
     report = _run(args)
     if report is not None and args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+        from edge.outputs import writing
+
+        with writing(Path(args.json)):
+            Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0
 
@@ -132,7 +136,10 @@ def _run(args: argparse.Namespace) -> dict | None:
     from edge.classifier import read_labels
     from edge.config import load_config
     from edge.dataset import is_word_label, load_many
+    from edge.outputs import check_output_folder
 
+    if args.out:
+        check_output_folder(args.out)  # before minutes of evaluation, not after
     config = load_config(args.config, args.overrides)
     labels_path = args.labels or config.resolve_path(config.classifier.labels)
     table = load_many(args.data, allowed_labels=read_labels(labels_path), words=True)
@@ -178,6 +185,7 @@ def _letters(args: argparse.Namespace, config, table) -> None:
     """Letter rows and letter clips: top-1, per letter and source, confusion matrix."""
     from edge.classifier import LetterClassifier
     from edge.evaluate import confusion_png, confusion_text, eval_windows, report
+    from edge.outputs import writing
 
     model = args.model or config.resolve_path(config.classifier.model)
     labels = args.labels or config.resolve_path(config.classifier.labels)
@@ -214,21 +222,23 @@ def _letters(args: argparse.Namespace, config, table) -> None:
     text = confusion_text(conf, list(clf.labels))
     print(text, end="")
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "report.json").write_text(rep.to_json())
-        (args.out / "confusion.txt").write_text(text)
-        confusion_png(
-            conf,
-            list(clf.labels),
-            args.out / "confusion.png",
-            f"{model.name}: top-1 {rep.top1:.3f} on {rep.n} windows",
-        )
+        with writing(args.out):
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "report.json").write_text(rep.to_json())
+            (args.out / "confusion.txt").write_text(text)
+            confusion_png(
+                conf,
+                list(clf.labels),
+                args.out / "confusion.png",
+                f"{model.name}: top-1 {rep.top1:.3f} on {rep.n} windows",
+            )
         print(f"wrote {args.out}/report.json, confusion.txt, confusion.png")
 
 
 def _words(args: argparse.Namespace, config, table, out: Path | None) -> dict:
     """Word streams through a fresh daemon Pipeline each, under every --speed x --fps."""
     from edge import word_eval
+    from edge.outputs import writing
     from edge.pipeline import Pipeline, load_classifier
 
     streams = word_eval.word_streams(table)
@@ -258,9 +268,10 @@ def _words(args: argparse.Namespace, config, table, out: Path | None) -> dict:
     text = word_eval.report_text(report)
     print(text, end="")
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        word_eval.write_report(report, out / "report.json")
-        (out / "report.txt").write_text(text)
+        with writing(out):
+            out.mkdir(parents=True, exist_ok=True)
+            word_eval.write_report(report, out / "report.json")
+            (out / "report.txt").write_text(text)
         picked = word_eval.pick_timelines(results, args.timelines)
         pngs = word_eval.write_timelines(
             picked,

@@ -1,7 +1,7 @@
 """`sign2sound export`: a trained run to float32, dynamic-range and full-INT8 .tflite.
 
-With --install the INT8 model becomes models/letters_int8.tflite (plus labels.txt) and its line in
-models/SHA256SUMS is replaced, keeping every other line.
+With --install the INT8 model becomes models/letters_int8.tflite (plus labels.txt) and their
+lines in models/SHA256SUMS are replaced, keeping every other line.
 """
 
 from __future__ import annotations
@@ -67,6 +67,6 @@ def main(args: argparse.Namespace) -> int:
         model = models / "letters_int8.tflite"
         shutil.copyfile(written["int8"]["path"], model)
         shutil.copyfile(args.run / "labels.txt", models / "labels.txt")
-        update_sums(models / "SHA256SUMS", [model])
+        update_sums(models / "SHA256SUMS", [model, models / "labels.txt"])
         log.info("installed %s and updated %s", model, models / "SHA256SUMS")
     return 0

@@ -26,13 +26,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from edge.config import load_config
     from edge.daemon import Daemon
+    from edge.transcript import TranscriptError
 
     config = load_config(args.config, args.overrides)
     if args.log_level is None:
         logging.getLogger().setLevel(config.service.log_level)
     service.refuse_root(config.service.allow_root or args.allow_root)
     daemon = Daemon(
-        config, config_path=args.config, overrides=args.overrides, max_seconds=args.max_seconds
+        config,
+        config_path=args.config,
+        overrides=args.overrides,
+        max_seconds=args.max_seconds,
+        log_level_from_config=args.log_level is None,
     )
-    daemon.run()
+    summary = daemon.run()
+    if summary.unwritten_words:
+        # a run that lost words must not look like a success to systemd or a script
+        raise TranscriptError(
+            f"{summary.unwritten_words} of {summary.words.total} word(s) did not reach the "
+            f"transcript {summary.transcript_path}; they are only in the log above"
+        )
     return 0
