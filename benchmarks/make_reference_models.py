@@ -20,9 +20,15 @@ writes runs/<run>/letters_float32.tflite) gives the same latency within noise.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-STEPS, CHANNELS = 30, 64  # the window of the shipped classifier
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from edge.features import WINDOW_CHANNELS  # noqa: E402
+from edge.synth import SynthConfig  # noqa: E402
+
+STEPS, CHANNELS = SynthConfig().steps, WINDOW_CHANNELS  # the window of the shipped classifier
 
 
 def main() -> None:

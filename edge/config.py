@@ -120,7 +120,11 @@ class ClassifierConfig:
         "hand landmark bundle); empty string disables the check.",
     )
     window_s: float = setting(
-        1.0, "Length of the window the classifier sees, in seconds.", minimum=0.2, maximum=5.0
+        0.6,
+        "Length of the window the classifier sees, in seconds; must be what the model was "
+        "trained on.",
+        minimum=0.2,
+        maximum=5.0,
     )
     max_gap_s: float = setting(
         0.3,
@@ -137,16 +141,16 @@ class ClassifierConfig:
 @dataclass(frozen=True)
 class DecoderConfig:
     threshold: float = setting(
-        0.7, "Probability a letter needs before it can be accepted.", minimum=0.0, maximum=1.0
+        0.6, "Probability a letter needs before it can be accepted.", minimum=0.0, maximum=1.0
     )
     hold_s: float = setting(
-        0.4,
+        0.1,
         "How long the same letter must stay above threshold to be accepted.",
         minimum=0.0,
         maximum=5.0,
     )
     release_s: float = setting(
-        0.25,
+        0.06,
         "How long the accepted letter must be gone (another letter, low confidence or no hand) "
         "before the same letter counts again, so HELLO keeps its LL.",
         minimum=0.0,

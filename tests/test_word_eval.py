@@ -165,7 +165,7 @@ def _one_line_error(capsys, argv: list[str]) -> str:
             "HELP",
             ": line 42: label 'HELP' in word sequence 'w1', which spells 'HELLO'",
         ),
-        ("t_ms", 60, "100", ", line 62: t_ms goes backwards against frame"),
+        ("t_ms", 60, "100", ", line 62: t_ms 100 of frame 66 does not come after"),
         ("sequence", 3, "", ": line 5: word label 'HELLO' without a sequence"),
     ],
 )
