@@ -4,7 +4,7 @@ The shipped sequence model scores about 90% on the three held-out sources agains
 (models/MODEL_CARD.md). This script asks whether a different model or different features would
 close that gap, with the cheapest model that can answer: a per-frame MLP on single landmark rows
 (no windows, no time), trained in about half a minute on 2 cores. It uses the project's own code
-wherever training does: `LandmarkTable.features()` (the ONE normalisation), `WindowSynth.shape`
+wherever training does: `LandmarkTable.features()` (the ONE normalisation), `ShapeAugmenter.shape`
 (the same rotation/aspect/depth/shape augmentation the sequence model gets, then normalised again
 exactly like a window frame), the same test sources, and the runtime's mirroring rule for them
 (a row MediaPipe called `Left` is mirrored). Modes:
@@ -16,6 +16,10 @@ exactly like a window frame), the same test sources, and the runtime's mirroring
     .venv/bin/python benchmarks/accuracy_ceiling.py --seeds 5
     # leave one training source out, in turn
     .venv/bin/python benchmarks/accuracy_ceiling.py --drop-each-source
+    # ... deciding what to train on by validation sources, the test sources left out entirely
+    .venv/bin/python benchmarks/accuracy_ceiling.py --drop-each-source \\
+        --test-sources vedantborse-ai,cankayauniversity,priyamwadasonnet \\
+        --exclude-sources mariia00,t32rahman,meyyappan-dm,tutututu123ggg,seeeeeeel
     # learning curve: train on k of the training sources (2 random subsets per k)
     .venv/bin/python benchmarks/accuracy_ceiling.py --source-counts 1 2 4 6
     # the easy number: random 80/20 split of the rows inside every source (test sources too)
@@ -41,7 +45,7 @@ from edge.commands.train import DEFAULT_TEST  # noqa: E402
 from edge.config import SHARED_DATA_DIR  # noqa: E402
 from edge.dataset import LETTERS, LandmarkTable, load_many  # noqa: E402
 from edge.features import NUM_LANDMARKS, mirror_features, normalize_landmarks  # noqa: E402
-from edge.synth import FINGERS, WindowSynth  # noqa: E402
+from edge.synth import FINGERS, ShapeAugmenter  # noqa: E402
 
 PAIRS = np.array([(i, j) for i in range(NUM_LANDMARKS) for j in range(i + 1, NUM_LANDMARKS)])
 CHAINS = np.array([(0, *finger) for finger in FINGERS])  # (5, 5): wrist, then base to tip
@@ -119,7 +123,7 @@ def feature_spec(text: str) -> str:
     return text
 
 
-def augmented(hands: np.ndarray, synth: WindowSynth) -> np.ndarray:
+def augmented(hands: np.ndarray, synth: ShapeAugmenter) -> np.ndarray:
     """The sequence model's per-hand augmentation, renormalised like every window frame."""
     shaped = np.stack([synth.shape(h) for h in hands])
     mirror = synth.rng.random(len(hands)) < synth.cfg.mirror_p
@@ -207,7 +211,7 @@ def experiment(
         t0 = time.monotonic()
         rng = np.random.default_rng(seed)
         rows = balanced_rows(table.labels, table.source, train_rows, args.per_cell, rng)
-        synth = WindowSynth(seed=seed)
+        synth = ShapeAugmenter(seed=seed)
         x = np.concatenate(
             [frame_features(augmented(hands[rows], synth), spec) for _ in range(args.reps)]
         )
@@ -257,6 +261,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated held-out sources (default: the shipped model's test split)",
     )
     parser.add_argument(
+        "--exclude-sources",
+        type=comma_names,
+        default=(),
+        help="comma-separated sources left out entirely (e.g. the final test sources, when "
+        "--test-sources names validation sources to decide on)",
+    )
+    parser.add_argument(
         "--features", nargs="+", type=feature_spec, default=["coords"], metavar="SET"
     )
     parser.add_argument(
@@ -289,6 +300,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     table = load_many(args.data)
     table = table.select(table.sequence == "")  # single frames only: this study has no time
+    table = table.select(~np.isin(table.source, list(args.exclude_sources)))
     known = set(table.source.tolist())
     missing = [s for s in args.test_sources if s not in known]
     if missing:

@@ -12,9 +12,10 @@ so a letter seen on one frame at 8 fps has lasted 0.125 s, as four frames do at 
 - threshold: the top label's probability must reach it, else the frame shows "no letter";
 - hold_s: the same top letter must stay above threshold this long to be accepted (rejects the
   flicker of hand transitions);
-- release_s: once accepted, that letter must be gone (another letter, no letter) this long before
-  it can be accepted again: a repeated letter (the LL of HELLO) needs a visible release, while a
-  different letter may follow directly after its own hold, and a long hold stays one letter;
+- release_s: once accepted, that letter must be gone (another letter, or `_`, each above threshold)
+  this long before it can be accepted again: a repeated letter (the LL of HELLO) needs a visible
+  release, while a different letter may follow directly after its own hold, and a long hold
+  stays one letter (a frame the model is unsure of, below threshold, is no release);
 - dropout_s: no hand for less than this is the tracker losing the hand for a frame or a few in a
   fast move: it does not count as a release (longer stretches do);
 - word_gap_s: no hand for this long completes a non-empty word;
@@ -129,10 +130,10 @@ class Decoder:
         self._last_t = t
         if probs is None:
             return self._no_hand(t, dt)
-        letter = self._top_letter(probs)
+        letter, sure = self._top_letter(probs)
         self._no_hand_s = 0.0
         self._no_hand_since = None
-        return self._letter_frame(t, dt, letter, probs)
+        return self._letter_frame(t, dt, letter, sure, probs)
 
     def clear(self, t: float) -> list[DecoderEvent]:
         """Discard the word being spelled (the button's press). A letter still being held must
@@ -145,7 +146,9 @@ class Decoder:
         self._evidence.clear()
         return [DecoderEvent("cleared", text, t)]
 
-    def _top_letter(self, probs: np.ndarray) -> str | None:
+    def _top_letter(self, probs: np.ndarray) -> tuple[str | None, bool]:
+        """(the letter the frame shows or None, whether its top label passed the threshold):
+        a confident `_` is no letter but sure; a frame below threshold is neither."""
         if probs.shape != (len(self.labels),):
             raise ValueError(
                 f"decoder got {probs.shape} probabilities for {len(self.labels)} labels; "
@@ -154,13 +157,14 @@ class Decoder:
         top = int(np.argmax(probs))
         # NaN never passes `>=`, so a broken model output reads as "no letter"
         if not probs[top] >= self.config.threshold:
-            return None
-        return self._letters[top]
+            return None, False
+        return self._letters[top], True
 
     def _letter_frame(
-        self, t: float, dt: float, letter: str | None, probs: np.ndarray
+        self, t: float, dt: float, letter: str | None, sure: bool, probs: np.ndarray
     ) -> list[DecoderEvent]:
-        self._track_release(dt, letter)
+        if sure:  # a frame the model is unsure of is no release (nor the letter coming back)
+            self._track_release(dt, letter)
         if letter is None:
             self._candidate = None
             return []

@@ -83,11 +83,13 @@ def texts(events: list[DecoderEvent], kind: str) -> list[str]:
     return [e.text for e in events if e.kind == kind]
 
 
-def spell(word: str, release: float = 0.35, hold: float = 0.7) -> list[tuple[str | None, float]]:
+def spell(word: str, release: float = 0.5, hold: float = 0.7) -> list[tuple[str | None, float]]:
+    """Letters held `hold`, with a move of `release` between them: unsure at its ends, clearly
+    between letters (the `_` class) in its middle, as a classifier trained with `_` reads it."""
     script: list[tuple[str | None, float]] = []
     for i, letter in enumerate(word):
         if i:
-            script.append(("~", release))
+            script += [("~", 0.1), ("_", release - 0.2), ("~", 0.1)]
         script.append((letter, hold))
     return script
 
@@ -245,3 +247,42 @@ def test_word_carries_the_mean_probabilities_each_letter_was_accepted_on(fps: fl
         assert LABELS[int(row.argmax())] == letter_event.text
         assert row.max() >= CONFIG.threshold  # a mean over frames that each passed it
     assert word.raw is None  # nothing corrected it
+
+
+# -- the shipped streaming settings, at natural spelling speed ---------------------------------
+STREAMING = DecoderConfig()  # the defaults config.yaml ships
+
+
+def fluent(word: str, letter_s: float, move_s: float) -> list[tuple[str | None, float]]:
+    """A word at speed: each letter held `letter_s` (shown at once, no ramp), `_` moves between
+    letters, a `_` release of the same length between the two halves of a double letter."""
+    script: list[tuple[str | None, float]] = [(None, 0.5)]
+    for i, letter in enumerate(word):
+        if i:
+            script.append(("_", move_s))
+        script.append((f"={letter}", letter_s))
+    return [*script, (None, 1.5)]
+
+
+@pytest.mark.parametrize("fps", FPS)
+def test_a_letter_of_0_15_s_is_accepted_at_8_fps_as_at_30(fps: float) -> None:
+    """4 letters/s: 0.15 s letters, 0.1 s moves; the double L's release is one such move."""
+    _, events = run(stream(fluent("HELLO", 0.15, 0.1), fps), STREAMING)
+    assert texts(events, "word") == ["HELLO"]
+
+
+@pytest.mark.parametrize("fps", FPS)
+def test_a_long_hold_gives_one_letter_even_when_the_model_wavers(fps: float) -> None:
+    """3 s of one letter whose confidence dips below threshold now and then (a frame or two):
+    unsure frames are no release, so the letter is not doubled."""
+    script = [(None, 0.5), ("=L", 1.0), ("~", 2 / fps), ("=L", 1.0), ("~", 1 / fps), ("=L", 1.0)]
+    _, events = run(stream([*script, (None, 1.5)], fps), STREAMING)
+    assert texts(events, "word") == ["L"]
+
+
+@pytest.mark.parametrize("fps", FPS)
+def test_a_double_letter_needs_its_release_even_at_speed(fps: float) -> None:
+    released = run(stream(fluent("OO", 0.2, 0.15), fps), STREAMING)[1]
+    held_on = run(stream([(None, 0.5), ("=O", 0.55), (None, 1.5)], fps), STREAMING)[1]
+    assert texts(released, "word") == ["OO"]
+    assert texts(held_on, "word") == ["O"]  # the same time, no release: one O

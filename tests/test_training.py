@@ -1,7 +1,8 @@
 """Train a tiny model on a committed fixture, export it, and run it in a real LiteRT interpreter.
 
-Also checks the window synthesis produces what the daemon's ring buffer would: (30, 64) windows
-from timestamped streams, presence flags where the hand was, labels by what happens at the end.
+Also checks the window sets are what the daemon's ring buffer would produce: (20, 67) windows
+cut from timestamped continuous spelling, presence flags where the hand was, labels by what the
+hand does at the window's end, and double-letter releases among the background windows.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import pytest
 
 from edge.classifier import LetterClassifier
 from edge.dataset import load_landmark_csv
-from edge.synth import SynthConfig, WindowSynth
+from edge.features import PATH_X, PRESENT, WINDOW_CHANNELS
+from edge.synth import SynthConfig
 from edge.training.windows import build_windows, held_windows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "letters_small.csv"
 LABELS = ("A", "B", "L", "V", "Y", "_")
+STEPS = SynthConfig().steps
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +28,19 @@ def table():
     return load_landmark_csv(FIXTURE)
 
 
-def test_synthesised_windows_look_like_the_ring_buffer(table) -> None:
-    syn = WindowSynth(SynthConfig(), seed=3)
-    hand = table.features()[0].reshape(21, 3)
-    held = syn.held_letter(hand, on_s=2.0)
-    assert held.shape == (30, 64) and held.dtype == np.float32
-    assert (held[:, 63] == 1).sum() >= 26  # dropped frames may blank a step or two, no more
-    brief = syn.held_letter(hand, on_s=0.45)
-    assert 10 <= (brief[:, 63] == 1).sum() <= 15  # 0.45 s of hand in a 1 s window
-    assert (brief[:8, :] == 0).all()  # no hand yet: zeros, never invented frames
-    little = syn.little_hand(hand)
-    assert (little[:, 63] == 1).sum() <= 12
+def test_windows_look_like_the_ring_buffer(table) -> None:
+    w = build_windows(table, per_class=40, seed=3, labels=LABELS)
+    assert w.x.shape[1:] == (STEPS, WINDOW_CHANNELS) and w.x.dtype == np.float32
+    present = w.x[:, :, PRESENT]
+    assert set(np.unique(present)) <= {0.0, 1.0}
+    assert (present[:, -1] == 1).all()  # the daemon classifies frames that have a hand
+    absent = present == 0
+    assert (w.x[absent] == 0).all()  # no hand: zeros, never invented frames
+    assert np.allclose(w.x[:, -1, PATH_X:], 0.0)  # the path is relative to the newest hand
+    # the last quarter second: a held hand barely moves, a rising or dropping one travels
+    recent = np.abs(w.x[:, -8:, PATH_X : PATH_X + 2]).max(axis=(1, 2))
+    assert np.median(recent[w.kind == "hold"]) < 0.1
+    assert np.median(recent[np.isin(w.kind, ["rise", "drop"])]) > 0.5
 
 
 def test_build_windows_is_seeded_and_balanced(table) -> None:
@@ -43,8 +48,10 @@ def test_build_windows_is_seeded_and_balanced(table) -> None:
     b = build_windows(table, per_class=20, seed=5, labels=LABELS)
     assert np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y)
     counts = np.bincount(a.y, minlength=len(LABELS))
-    assert (counts[:5] == 20).all() and counts[5] == 30  # background ratio 1.5
-    assert set(a.kind) >= {"hold", "transition"}
+    assert (counts[:5] == 20).all()
+    assert counts[5] >= 80  # background: 4x a letter's count, plus every release seen
+    assert set(a.kind) >= {"hold", "move", "release", "rise", "drop"}
+    assert (a.y[a.kind == "release"] == 5).all()  # a double letter's release is no letter
 
 
 def test_tiny_model_trains_exports_int8_and_matches_float(table, tmp_path: Path) -> None:
@@ -65,7 +72,7 @@ def test_tiny_model_trains_exports_int8_and_matches_float(table, tmp_path: Path)
     int8 = LetterClassifier(int8_path, run / "labels.txt", tmp_path / "SHA256SUMS")
     flt = LetterClassifier(float_path, run / "labels.txt", None)
     assert int8.quantized and not flt.quantized
-    assert (int8.steps, int8.channels) == (30, 64)
+    assert (int8.steps, int8.channels) == (STEPS, WINDOW_CHANNELS)
 
     w = held_windows(table, seed=9, labels=LABELS)
     p_int8 = int8.predict_batch(w.x)
