@@ -44,7 +44,13 @@ class SpellingStyle:
     min_move_s: float = 0.05
     max_move_s: float = 0.25
     move_share: tuple[float, float] = (0.25, 0.5)  # of a letter's period spent moving into it
-    stroke_s: tuple[float, float] = (0.35, 0.6)  # J and Z
+    stroke_s: tuple[float, float] = (0.35, 0.8)  # J and Z
+    # J: the I hand drops and hooks sideways while it turns (lart101's real J, a training clip:
+    # about 3 palm sizes down, 1.5 across, 20 degrees of turn in 0.4 s)
+    j_down_palms: tuple[float, float] = (1.5, 3.5)
+    j_side_palms: tuple[float, float] = (0.5, 2.0)
+    j_turn_deg: tuple[float, float] = (10.0, 45.0)
+    z_palms: tuple[float, float] = (0.8, 2.5)  # Z: width and height of the zig-zag
     release_s: tuple[float, float] = (0.1, 0.22)  # the bounce or slide of a double letter
     bounce_palms: tuple[float, float] = (0.25, 0.5)  # how far the hand dips in a bounce
     slide_palms: tuple[float, float] = (0.5, 1.0)  # how far it glides sideways in a slide
@@ -93,8 +99,11 @@ class HandPool:
     did not record handedness are taken as they are.
     """
 
-    def __init__(self, source: str, shapes: dict[str, np.ndarray], hand: str) -> None:
+    def __init__(
+        self, source: str, shapes: dict[str, np.ndarray], hand: str, weight: float = 1.0
+    ) -> None:
         self.source = source  # the source, or the signer within a source of several people
+        self.weight = weight  # share of the words this pool signs in training
         self.shapes = shapes
         self.hand = hand
 
@@ -135,16 +144,22 @@ class HandPool:
         return options[int(rng.integers(len(options)))].astype(np.float32, copy=True)
 
 
-def signer_pools(table: LandmarkTable) -> list[HandPool]:
-    """One pool per signer of every source (a source of several people, jbhumika or snrao310,
-    gives one per person: more signers, not more rows, is what teaches a stranger's hand)."""
+def signer_pools(table: LandmarkTable, signer_weight: float = 1.0) -> list[HandPool]:
+    """One pool per signer of every source: a word is always signed by one person. A source of
+    several people (jbhumika, snrao310) gives one pool per person, each weighted
+    n_people ** (signer_weight - 1): 1 = every person counts like a source of their own, 0 =
+    the source counts once, shared by its people (how much more signers teach than sources)."""
     pools = []
     single = table.sequence == ""
     for source in np.unique(table.source[single]):
         signers = np.unique(table.signer[single & (table.source == source)])
         named = [s for s in signers if s]
         if len(named) > 1:
-            pools.extend(HandPool.from_table(table, str(source), str(s)) for s in named)
+            weight = float(len(named)) ** (signer_weight - 1.0)
+            for signer in named:
+                pool = HandPool.from_table(table, str(source), str(signer))
+                pool.weight = weight
+                pools.append(pool)
         else:
             pools.append(HandPool.from_table(table, str(source)))
     return pools
@@ -168,7 +183,7 @@ class _Segment:
     wrist_a: np.ndarray  # (2,) palm units
     wrist_b: np.ndarray
     variant: float = 0.0  # stroke direction; release: 0 = bounce, 1 = slide
-    amplitude: float = 0.0  # release: palm sizes of the bounce's dip or the slide
+    amplitude: float = 0.0  # release: palm sizes of the dip or the slide; J: its turn (rad)
 
 
 class Speller:
@@ -262,8 +277,9 @@ class Speller:
                 stroke = float(rng.uniform(*style.stroke_s))
                 direction = float(rng.choice((-1.0, 1.0)))
                 end_wrist = wrist + self._stroke_end(letter, direction, rng)
+                turn = float(np.radians(rng.uniform(*style.j_turn_deg)))
                 seg = _Segment("stroke", t, t + stroke, letter, shapes[i], shapes[i], wrist,
-                               end_wrist, variant=direction)  # fmt: skip
+                               end_wrist, variant=direction, amplitude=turn)  # fmt: skip
                 segments.append(seg)
                 t += stroke
                 wrist = end_wrist
@@ -290,13 +306,15 @@ class Speller:
         side = rng.choice((-1.0, 1.0))
         return np.array([side * amplitude, rng.normal(0, 0.1)], np.float32)
 
-    @staticmethod
-    def _stroke_end(letter: str, direction: float, rng: np.random.Generator) -> np.ndarray:
+    def _stroke_end(self, letter: str, direction: float, rng: np.random.Generator) -> np.ndarray:
         """Where the wrist ends a stroke (palm units): J hooks down and to one side, Z ends one
         stroke-width across and one stroke lower."""
+        style = self.style
         if letter == "J":
-            return np.array([direction * rng.uniform(0.3, 1.2), rng.uniform(0.8, 2.0)], np.float32)
-        return np.array([direction * rng.uniform(0.8, 1.4), rng.uniform(0.8, 1.6)], np.float32)
+            side, down = rng.uniform(*style.j_side_palms), rng.uniform(*style.j_down_palms)
+        else:
+            side, down = rng.uniform(*style.z_palms), rng.uniform(*style.z_palms)
+        return np.array([direction * side, down], np.float32)
 
     @staticmethod
     def _fit_rate(segments: list[_Segment], signing_s: float) -> list[_Segment]:
@@ -391,7 +409,8 @@ class Speller:
     def _stroke(seg: _Segment, u: float) -> Shape:
         if seg.letter == "J":
             s = float(_smooth(np.asarray(u)))
-            rot = rotation(seg.variant * np.radians(80) * s, seg.variant * np.radians(40) * s, 0.0)
+            turn = seg.variant * seg.amplitude * s
+            rot = rotation(turn, 0.5 * turn, 0.0)
         else:
             zig = float(np.interp(u, [0, 1 / 3, 2 / 3, 1], [0, 1, -1, 0]))
             rot = rotation(np.radians(8) * zig, np.radians(6) * zig, 0.0)

@@ -53,6 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="CNN: the first layer ignores the z coordinates (depth scale differs by source)",
     )
+    parser.add_argument(
+        "--signer-weight",
+        type=float,
+        default=1.0,
+        help="weight of each person of a source of several people: 1 = like a source of their "
+        "own, 0 = the source counts once, shared by its people",
+    )
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     parser.add_argument(
         "--val-sources", type=comma_names, default=DEFAULT_VAL, help="comma-separated source names"
@@ -102,6 +109,7 @@ def main(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         label_smoothing=args.label_smoothing,
         ignore_z=args.ignore_z,
+        signer_weight=args.signer_weight,
         threads=args.threads,
         val_sources=args.val_sources,
         test_sources=args.test_sources,

@@ -39,6 +39,7 @@ class TrainConfig:
     dropout: float = 0.3
     label_smoothing: float = 0.0  # soft targets: less over-confidence on the synthetic windows
     ignore_z: bool = False  # CNN: first layer ignores z (depth scale differs between sources)
+    signer_weight: float = 1.0  # a person of a several-person source: 1 = a source, 0 = a share
     threads: int = 2
     val_sources: tuple[str, ...] = ()
     test_sources: tuple[str, ...] = ()
@@ -100,6 +101,7 @@ def train(table: LandmarkTable, config: TrainConfig, out_dir: Path) -> dict:
         labels=config.labels,
         synth=config.synth,
         clip_windows_per_clip=config.clip_windows,
+        signer_weight=config.signer_weight,
     )
     if val_t is not None:
         val_w = build_windows(

@@ -221,6 +221,7 @@ def build_windows(
     clip_windows_per_clip: int = 120,
     background_ratio: float = 4.0,
     style: SpellingStyle | None = None,
+    signer_weight: float = 1.0,
 ) -> WindowSet:
     """A shuffled, labelled window set: continuous spelling from every single-frame source of
     `table` (per_class windows per letter, background_ratio times that of `_`) plus real clips."""
@@ -232,7 +233,8 @@ def build_windows(
     style = style or TRAINING_STYLE
     fluent = Speller(style, rng, augment=augmenter)
     careful = Speller(replace(style, max_hold_s=CAREFUL_HOLD_S), rng, augmenter)
-    pools = [p for p in signer_pools(table) if p.letters & set(cls)]
+    pools = [p for p in signer_pools(table, signer_weight) if p.letters & set(cls)]
+    pool_p = np.array([p.weight for p in pools]) / sum(p.weight for p in pools) if pools else None
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     kinds: list[np.ndarray] = []
@@ -247,7 +249,7 @@ def build_windows(
         quota = _Quota(need)
         stalls = 0
         while not quota.done() and stalls < 200:
-            pool = pools[int(rng.integers(len(pools)))]
+            pool = pools[int(rng.choice(len(pools), p=pool_p))]
             known = [lab for lab in letters if lab in pool.letters]
             word = random_word(known, quota.weights([cls[lab] for lab in known]), rng)
             slow = rng.random() < 0.3
