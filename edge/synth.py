@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.dataset import BACKGROUND, LandmarkTable
-from edge.features import NUM_LANDMARKS, WINDOW_CHANNELS
+from edge.features import KNUCKLES, NUM_LANDMARKS, WINDOW_CHANNELS
 from edge.observation import HandObservation
 from edge.ringbuffer import FeatureRing
 
@@ -158,6 +158,28 @@ def ring_windows(
     return out
 
 
+STROKE_ONSET_PALMS = 0.5  # how far the wrist has gone when a J or Z stroke has begun
+
+
+def _stroke_onset(table: LandmarkTable, rows: np.ndarray, candidates: np.ndarray) -> int:
+    """Index of the frame where a J or Z stroke starts: once the hand (among `candidates`, in
+    clip order) has arrived and paused, the first frame whose wrist is STROKE_ONSET_PALMS palm
+    sizes from where it paused (len(rows) when it never moves that far)."""
+    idx = np.flatnonzero(candidates)
+    if not len(idx):
+        return len(rows)
+    pts = table.coords[rows].reshape(-1, NUM_LANDMARKS, 3)[:, :, :2].astype(np.float64)
+    pts[:, :, 0] *= table.aspect()[rows][:, None]
+    palm = np.linalg.norm(pts[:, list(KNUCKLES)] - pts[:, :1], axis=2).mean(axis=1)
+    step = np.r_[0.0, np.linalg.norm(np.diff(pts[idx, 0], axis=0), axis=1) / palm[idx][1:]]
+    paused = np.flatnonzero(np.convolve(step, np.ones(3) / 3, mode="same") < 0.1)
+    anchor = idx[paused[0]] if len(paused) else idx[0]
+    later = idx[idx >= anchor]
+    moved = np.linalg.norm(pts[later, 0] - pts[anchor, 0], axis=1) / max(palm[anchor], 1e-6)
+    started = later[moved >= STROKE_ONSET_PALMS]
+    return int(started[0]) if len(started) else len(rows)
+
+
 def frame_labels_for_clip(
     table: LandmarkTable,
     rows: np.ndarray,
@@ -172,14 +194,19 @@ def frame_labels_for_clip(
     The lart101 clips start with the hand resting low (MediaPipe may even track the resting
     hand in the lap for seconds), rise into the letter and hold it. Resting (wrist in the bottom
     fifth of the frame) and rising are background; the held part (hand raised and the shape
-    steady) is the letter; anything else is ambiguous and ignored. For J and Z every frame of the
-    raised hand is the letter, since the motion is the letter. A clip that does not start from
-    rest (`from_rest=False`, e.g. gh0stsh0t: a close-up of the motion only) is the letter
-    throughout.
+    steady) is the letter; anything else is ambiguous and ignored. J and Z are strokes: their
+    letter starts where the stroke does (the wrist `STROKE_ONSET_PALMS` palm sizes from where the
+    raised hand was), and the raised hand waiting before it is ignored (it is an I or a pointing
+    index, not yet the letter). A clip that does not start from rest (`from_rest=False`, e.g.
+    gh0stsh0t: a close-up of the motion) is the letter throughout, from its stroke's start for
+    J and Z.
     """
     letter = str(table.labels[rows[0]])
     if not from_rest:
-        return np.full(len(rows), class_index[letter], np.int64)
+        labels = np.full(len(rows), class_index[letter], np.int64)
+        if letter in motion_letters:
+            labels[: _stroke_onset(table, rows, np.ones(len(rows), bool))] = IGNORE
+        return labels
     wrist_y = table.coords[rows, 1]
     f = features[rows]
     speed = np.r_[0.0, np.linalg.norm(np.diff(f, axis=0), axis=1)]
@@ -190,7 +217,10 @@ def frame_labels_for_clip(
     bg = class_index[BACKGROUND]
     labels[resting] = bg
     if letter in motion_letters:
-        labels[raised] = class_index[letter]
+        onset = _stroke_onset(table, rows, raised)
+        after = np.zeros(len(rows), bool)
+        after[onset:] = True
+        labels[raised & after] = class_index[letter]
         return labels
     steady = raised & (smooth < 0.15)
     if steady.any():

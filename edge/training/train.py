@@ -29,15 +29,17 @@ log = logging.getLogger("sign2sound.train")
 class TrainConfig:
     arch: str = "cnn"
     seed: int = 0
-    per_class: int = 1000  # synthetic windows per letter (training set)
+    per_class: int = 6000  # windows per letter cut from synthesised spelling (training set)
     val_per_class: int = 150
     clip_windows: int = 200  # windows cut from each real clip (lart101, gh0stsh0t) per run
-    epochs: int = 12
+    epochs: int = 20
     batch_size: int = 32
     learning_rate: float = 1e-3
     patience: int = 5
     dropout: float = 0.3
-    label_smoothing: float = 0.0  # soft targets: less over-confidence on the synthetic windows
+    # soft targets: bounded logits, which full-INT8 quantises finely (0: logit scale 2.4, ties at
+    # the top on 14% of windows, INT8 agreeing with float on 90%; 0.1: 0.6% ties, 96.5%)
+    label_smoothing: float = 0.1
     ignore_z: bool = False  # CNN: first layer ignores z (depth scale differs between sources)
     signer_weight: float = 1.0  # a person of a several-person source: 1 = a source, 0 = a share
     threads: int = 2
