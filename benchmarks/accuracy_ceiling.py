@@ -268,6 +268,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--test-sources names validation sources to decide on)",
     )
     parser.add_argument(
+        "--exclude-letters",
+        type=comma_names,
+        default=(),
+        metavar="SOURCE:LETTERS",
+        help="comma-separated source:letters whose rows are left out, e.g. prasukj7-arch:MN",
+    )
+    parser.add_argument(
         "--features", nargs="+", type=feature_spec, default=["coords"], metavar="SET"
     )
     parser.add_argument(
@@ -301,6 +308,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     table = load_many(args.data)
     table = table.select(table.sequence == "")  # single frames only: this study has no time
     table = table.select(~np.isin(table.source, list(args.exclude_sources)))
+    for item in args.exclude_letters:
+        source, _, letters = item.partition(":")
+        table = table.select(~((table.source == source) & np.isin(table.labels, list(letters))))
     known = set(table.source.tolist())
     missing = [s for s in args.test_sources if s not in known]
     if missing:

@@ -38,8 +38,9 @@ def stream(
 ) -> list[tuple[float, np.ndarray | None]]:
     """Frames (t, probs or None) for a script of (what, seconds).
 
-    what: a letter (held, ramping up), "=X" (X held, no ramp), "~" (transition), "_" (background
-    class), "!X" (X flickers above threshold), None (no hand).
+    what: a letter (held, ramping up), "=X" (X held, no ramp), "?X" (X on top but unsure: below
+    threshold), "~" (transition), "_" (background class), "!X" (X flickers above threshold),
+    None (no hand).
     """
     rng = np.random.default_rng(seed)
     frames: list[tuple[float, np.ndarray | None]] = []
@@ -58,6 +59,8 @@ def stream(
                 probs = probs_for(rng, "_", rng.uniform(0.75, 0.95))
             elif what.startswith("!"):
                 probs = probs_for(rng, what[1], rng.uniform(0.75, 0.9))
+            elif what.startswith("?"):  # X still on top but below any threshold
+                probs = probs_for(rng, what[1], rng.uniform(0.3, 0.45))
             elif what.startswith("="):
                 probs = probs_for(rng, what[1], rng.uniform(0.85, 0.98))
             else:
@@ -275,7 +278,7 @@ def test_a_letter_of_0_15_s_is_accepted_at_8_fps_as_at_30(fps: float) -> None:
 def test_a_long_hold_gives_one_letter_even_when_the_model_wavers(fps: float) -> None:
     """3 s of one letter whose confidence dips below threshold now and then (a frame or two):
     unsure frames are no release, so the letter is not doubled."""
-    script = [(None, 0.5), ("=L", 1.0), ("~", 2 / fps), ("=L", 1.0), ("~", 1 / fps), ("=L", 1.0)]
+    script = [(None, 0.5), ("=L", 1.0), ("?L", 2 / fps), ("=L", 1.0), ("?L", 1 / fps), ("=L", 1.0)]
     _, events = run(stream([*script, (None, 1.5)], fps), STREAMING)
     assert texts(events, "word") == ["L"]
 
