@@ -399,8 +399,7 @@ class Daemon:
             applied.remove("service.log_level")
             log.warning("reload: service.log_level not applied: --log-level was given")
         self.config = new
-        self.pipeline.decoder.config = new.decoder
-        self.pipeline.config = dataclasses.replace(self.pipeline.config, decoder=new.decoder)
+        self.pipeline.reconfigure_decoder(new.decoder)
         self.speaker.reconfigure(new.speech)
         if new.transcript_path() != self.transcript.path or new.transcript != old.transcript:
             # the words held back while the old file could not be written go first, in order

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -82,6 +83,25 @@ def write_landmark_csv(path: Path, header: Sequence[str], rows: Iterable[Sequenc
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
+
+
+def letters_per_second(times: Sequence[float], truth: Sequence[str]) -> float:
+    """The pace of a spelled word from its per-frame truth: letter onsets (a frame showing a
+    letter after one showing something else, or after frames without a hand: the rows of a
+    word stream skip those) per second, from the first onset to the last. Onset to onset does
+    not depend on how long the first and last letters were held, nor on the rise into the word
+    and the drop after it. NaN with fewer than two onsets."""
+    t = np.asarray(times, np.float64)
+    gap = 1.5 * float(np.median(np.diff(t))) if len(t) > 1 else math.inf
+    onsets = [
+        float(t[i])
+        for i, now in enumerate(truth)
+        if now not in ("", BACKGROUND)
+        and (i == 0 or truth[i - 1] != now or t[i] - t[i - 1] > gap)
+    ]
+    if len(onsets) < 2 or onsets[-1] <= onsets[0]:
+        return float("nan")
+    return (len(onsets) - 1) / (onsets[-1] - onsets[0])
 
 
 def csv_name(path: Path) -> str:

@@ -41,6 +41,7 @@ WINDOW_CHANNELS = FEATURE_DIM + 1 + PATH_DIM  # shape, present, path: 67 per tim
 POSITION_DIM = 3  # per frame: wrist x (aspect-corrected), wrist y, palm size; frame units
 KNUCKLES = (5, 9, 13, 17)
 PATH_LIMIT = 4.0  # palm units: a jump further than this (another "hand") is clipped
+JUMP_PALMS = 3.0  # between two frames a moment apart: further than this is not the same hand
 _MIN_PALM = 1e-6
 
 
@@ -161,6 +162,15 @@ def resample_window(
         np.clip(path, -PATH_LIMIT, PATH_LIMIT, out=path)
         window[use, PATH_X:] = path
     return window
+
+
+def same_hand(before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether two positions (wrist x, wrist y, palm size; a moment apart) can be one hand
+    moving: the wrist within JUMP_PALMS palm sizes, the palm size within a factor of 2. A leap
+    further is another "hand" (a face, the other hand) or the tracker's glitch."""
+    palm = max(float(before[2]), _MIN_PALM)
+    jump = float(np.hypot(after[0] - before[0], after[1] - before[1])) / palm
+    return jump <= JUMP_PALMS and 0.5 <= float(after[2]) / palm <= 2.0
 
 
 def mirror_features(features: np.ndarray) -> np.ndarray:

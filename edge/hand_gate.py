@@ -10,7 +10,9 @@ palm sizes from where it appeared, or its shape has changed that much (a tenth o
 landmark is a tracker's jitter, a new letter is more). Then they go to the decoder in order, late
 but complete, so a signer's first letter is never lost. A track still unproven after `still_s`
 is taken as not a signing hand: its frames reach the decoder as "no hand" (a word in progress
-still ends), and so do its next ones until it moves.
+still ends), and so do its next ones until it moves. Only frames seen without a hand start a
+new track: a camera outage (no frames at all) does not, so the signer's hand is still theirs
+when the camera is back.
 
 Bounded: the held-back frames live in one preallocated buffer.
 """
@@ -22,10 +24,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edge.features import FEATURE_DIM
+from edge.features import FEATURE_DIM, same_hand
 
-TRACK_GAP_S = 0.5  # no hand for longer than this: the next hand is a new track
-JUMP_PALMS = 3.0  # a wrist that moved further than this between two frames is another "hand"
+TRACK_GAP_S = 0.5  # frames without a hand for longer than this: the next hand is a new track
 SHAPE_WEIGHT = 2.5  # a mean landmark change of 0.2 palm sizes counts like 0.5 of motion
 _MAX_FPS = 120.0
 
@@ -47,6 +48,8 @@ class SigningHandGate:
         self._state = "none"  # none | probation | signing | still
         self._start_t = 0.0
         self._last_hand_t = -math.inf
+        self._last_t = -math.inf
+        self._no_hand_s = 0.0  # time seen without a hand since the last hand (frame durations)
         self._anchor_pos = np.zeros(3, np.float32)
         self._anchor_shape = np.zeros(FEATURE_DIM, np.float32)
         self._last_pos = np.zeros(3, np.float32)
@@ -66,7 +69,10 @@ class SigningHandGate:
     ) -> Sequence[Frame]:
         if self.still_s <= 0:
             return ((t, probs),)
+        dt = min(max(t - self._last_t, 0.0), TRACK_GAP_S) if math.isfinite(self._last_t) else 0.0
+        self._last_t = t
         if probs is None or shape is None or position is None:
+            self._no_hand_s += dt
             return self._no_hand(t)
         out: list[Frame] = []
         if self._is_new_track(t, position):
@@ -76,6 +82,7 @@ class SigningHandGate:
             self._anchor_pos[:] = position
             self._anchor_shape[:] = shape
         self._last_hand_t = t
+        self._no_hand_s = 0.0
         self._last_pos[:] = position
         if self._state == "signing":
             out.append((t, probs))
@@ -107,15 +114,14 @@ class SigningHandGate:
         self._n = 0
         self._state = "none"
         self._last_hand_t = -math.inf
+        self._last_t = -math.inf
+        self._no_hand_s = 0.0
 
     # -- inside ------------------------------------------------------------------------------
     def _is_new_track(self, t: float, position: np.ndarray) -> bool:
-        if self._state == "none" or t - self._last_hand_t > TRACK_GAP_S or t < self._last_hand_t:
+        if self._state == "none" or self._no_hand_s > TRACK_GAP_S or t < self._last_hand_t:
             return True
-        palm = max(float(self._last_pos[2]), 1e-6)
-        jump = math.hypot(*(position[:2] - self._last_pos[:2])) / palm
-        ratio = float(position[2]) / palm
-        return jump > JUMP_PALMS or not 0.5 <= ratio <= 2.0
+        return not same_hand(self._last_pos, position)
 
     def _moved(self, shape: np.ndarray, position: np.ndarray) -> bool:
         palm = max(float(self._anchor_pos[2]), 1e-6)
@@ -127,14 +133,14 @@ class SigningHandGate:
 
     def _no_hand(self, t: float) -> Sequence[Frame]:
         if self._state == "probation":
-            if t - self._last_hand_t <= TRACK_GAP_S:
+            if self._no_hand_s <= TRACK_GAP_S:
                 self._hold(t, None)
                 return ()
             out = self._release_as_no_hand()  # the unproven hand went away again
             self._state = "none"
             out.append((t, None))
             return out
-        if self._state != "none" and t - self._last_hand_t > TRACK_GAP_S:
+        if self._state != "none" and self._no_hand_s > TRACK_GAP_S:
             self._state = "none"
         return ((t, None),)
 

@@ -56,6 +56,9 @@ def _tensorflow_hidden() -> Iterator[None]:
             del sys.modules["tensorflow"]
 
 
+SIZE_CHANGE_FRAMES = 3  # frames of a new size in a row: the camera changed mode, take it
+
+
 def check_frame(image: object) -> np.ndarray:
     """Return the image as a C-contiguous H×W×3 uint8 array or raise FrameError saying why."""
     if not isinstance(image, np.ndarray):
@@ -104,9 +107,33 @@ class HandTracker:
                 f"{self.model_path}: MediaPipe cannot load it ({exc})"
             ) from exc
         self._last_ts_ms = -1
+        self._size: tuple[int, int] | None = None  # the camera's frame size, once seen
+        self._odd_sizes = 0  # frames of another size in a row
         self.frames = 0
         self.hands = 0
         self.non_finite = 0
+
+    def _check_size(self, size: tuple[int, int]) -> None:
+        """A frame of another size than the stream's is skipped (FrameError), unless the size
+        stays: MediaPipe tracks from one frame to the next, and one odd frame (a short or resized
+        read) would throw its landmarks off for several frames, reading as the hand moving (a
+        letter released). SIZE_CHANGE_FRAMES frames of the new size in a row are the camera's
+        new mode and are taken."""
+        if self._size is None or size == self._size:
+            self._size = size
+            self._odd_sizes = 0
+            return
+        self._odd_sizes += 1
+        if self._odd_sizes >= SIZE_CHANGE_FRAMES:
+            log.info(
+                "camera frames are now %dx%d (were %dx%d)", size[1], size[0], *self._size[::-1]
+            )
+            self._size = size
+            self._odd_sizes = 0
+            return
+        raise FrameError(
+            f"frame of {size[1]}x{size[0]} pixels in a stream of {self._size[1]}x{self._size[0]}"
+        )
 
     @classmethod
     def from_config(cls, config) -> HandTracker:  # config: edge.config.Config
@@ -126,6 +153,7 @@ class HandTracker:
         if self._landmarker is None:
             raise RuntimeError("HandTracker is closed")
         image = check_frame(image_rgb)
+        self._check_size(image.shape[:2])
         ts_ms = int(round(t * 1000.0))
         if ts_ms <= self._last_ts_ms:
             ts_ms = self._last_ts_ms + 1  # MediaPipe VIDEO mode rejects non-increasing stamps

@@ -12,6 +12,7 @@ infinite landmarks are turned into "no hand" by the ring buffer.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from edge.config import Config
+from edge.config import Config, DecoderConfig
 from edge.decoder import Decoder, DecoderEvent
 from edge.features import WINDOW_CHANNELS
 from edge.hand_gate import SigningHandGate
@@ -257,6 +258,20 @@ class Pipeline:
             )
 
     # -- commands ------------------------------------------------------------------------------
+    def reconfigure_decoder(self, decoder: DecoderConfig) -> None:
+        """New decoder settings (a reload), at once: the decoder keeps the word being spelled;
+        the signing-hand gate starts over with its new settings when they changed."""
+        old = self.config.decoder
+        self.config = dataclasses.replace(self.config, decoder=decoder)
+        self.decoder.config = decoder
+        if (old.still_hand_s, old.still_hand_palms) != (
+            decoder.still_hand_s,
+            decoder.still_hand_palms,
+        ):
+            self.gate = SigningHandGate(
+                decoder.still_hand_s, decoder.still_hand_palms, len(self.classifier.labels)
+            )
+
     def clear(self, t: float | None = None) -> list[DecoderEvent]:
         """Discard the word being spelled (button press)."""
         return self.decoder.clear(self.last_t if t is None else t)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.dataset import BACKGROUND, LETTERS, LandmarkTable
+from edge.dataset import BACKGROUND, LETTERS, LandmarkTable, letters_per_second
 from edge.features import NUM_LANDMARKS
 from edge.synth import rotation
 
@@ -63,6 +63,7 @@ class SpellingStyle:
     tremor_deg: float = 2.5  # slow rotation wobble while holding
     move_blur: float = 0.03  # extra landmark noise while moving, palm units
     drop_p: tuple[float, float] = (0.0, 0.2)  # chance a frame during a move is lost
+    hold_drop_p: tuple[float, float] = (0.0, 0.0)  # chance a frame of a held hand is lost
     letter_wobble_deg: float = 5.0  # each letter's shape turned a little differently
     handedness_flicker: tuple[float, float] = (0.0, 0.1)  # frames MediaPipe labels the other hand
 
@@ -84,11 +85,10 @@ class SpelledStream:
 
     @property
     def rate(self) -> float:
-        """Letters per second of the spelling itself: from the first frame showing a letter to
-        the last (the rise into the word and the drop after it are not counted)."""
-        lettered = self.t[self.truth != BACKGROUND]
-        span = float(lettered[-1] - lettered[0]) if len(lettered) > 1 else 0.0
-        return len(self.word) / span if span > 0 else float("inf")
+        """Letters per second of the spelling itself, onset to onset of its letters on the
+        frames with a hand (`edge.dataset.letters_per_second`, what eval reports)."""
+        seen = self.present
+        return letters_per_second(self.t[seen], list(self.truth[seen]))
 
 
 class HandPool:
@@ -292,7 +292,7 @@ class Speller:
         drop = float(rng.uniform(*style.drop_s))
         away = wrist + np.array([rng.uniform(-0.5, 0.5), rng.uniform(2.0, 3.0)], np.float32)
         segments.append(_Segment("drop", t, t + drop, BACKGROUND, shapes[-1], rest, wrist, away))
-        return self._fit_rate(segments, len(word) / rate)
+        return self._fit_rate(segments, rate)
 
     def _move_bounds(self) -> tuple[float, float]:
         return self.style.min_move_s, self.style.max_move_s
@@ -317,16 +317,25 @@ class Speller:
         return np.array([direction * side, down], np.float32)
 
     @staticmethod
-    def _fit_rate(segments: list[_Segment], signing_s: float) -> list[_Segment]:
+    def _fit_rate(segments: list[_Segment], rate: float) -> list[_Segment]:
         """Stretch the letters and the moves between them (not the rise and the drop) so the
-        spelling lasts `signing_s` = letters / rate."""
-        start, end = segments[1].start, segments[-1].start
-        scale = signing_s / max(end - start, 1e-6)
+        letters start 1/rate apart on average: from the first letter's start to the last's is
+        (letters - 1) / rate, what `letters_per_second` measures. One letter keeps its hold."""
+        starts = [
+            seg.start
+            for seg, before in zip(segments[1:], segments, strict=False)
+            if seg.kind in ("hold", "stroke") and before.kind not in ("stroke",)
+        ]
+        if len(starts) < 2:
+            return segments
+        start, last = starts[0], starts[-1]
+        scale = (len(starts) - 1) / rate / max(last - start, 1e-6)
+        drop = segments[-1]
+        drop_s = drop.end - drop.start
         for seg in segments[1:]:
             seg.start = start + (seg.start - start) * scale
             seg.end = start + (seg.end - start) * scale
-        drop = segments[-1]
-        drop.start, drop.end = drop.start, drop.start + (drop.end - drop.start) / scale
+        drop.end = drop.start + drop_s  # the drop keeps its own pace
         return segments
 
     # -- render ------------------------------------------------------------------------------
@@ -362,6 +371,8 @@ class Speller:
             shape[k] = shape[k] @ rotation(tremor[k], 0.5 * tremor[k], 0.0).T
         shape[:, 0] = 0.0  # the wrist is the origin of the shape
         lost = moving & (rng.random(n) < rng.uniform(*style.drop_p))
+        if style.hold_drop_p[1] > 0:  # (drawn only when asked: the test material has none)
+            lost |= ~moving & (rng.random(n) < rng.uniform(*style.hold_drop_p))
         present &= ~lost
         landmarks, width, height = self._place(shape, wrist)
         flicker = rng.random(n) < rng.uniform(*style.handedness_flicker)

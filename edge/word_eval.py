@@ -28,7 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from edge.dataset import BACKGROUND, DataError, LandmarkTable, csv_name, is_word_label
+from edge.dataset import (
+    BACKGROUND,
+    DataError,
+    LandmarkTable,
+    csv_name,
+    is_word_label,
+    letters_per_second,
+)
 from edge.decoder import DecoderEvent
 from edge.observation import HandObservation
 from edge.sources import ReplayRow, order_replay_rows, replay_observations
@@ -183,16 +190,13 @@ def condition_frames(stream: WordStream, condition: Condition, tail_s: float) ->
         HandObservation(t=last + k * step, landmarks=None, aspect=aspect)
         for k in range(1, int(math.floor(tail_s / step + 1e-9)) + 1)
     )
-    # letters per second of the spelling itself: with a truth column, from the first frame that
-    # shows a letter to the last (the rise into the word and the drop after it do not count,
-    # as in edge.spelling.SpelledStream.rate); without one, over every frame with a hand
-    lettered = [
-        r.t for r, truth in zip(stream.rows, stream.truth, strict=True) if truth not in ("", "_")
-    ]
-    if len(lettered) < 2:
-        lettered = [stream.rows[0].t, stream.rows[-1].t]
-    hand_span = (lettered[-1] - lettered[0]) / speed
-    letters_per_s = len(stream.word) / hand_span if hand_span > 0 else float("nan")
+    # the pace of the spelling itself: with a truth column, letter onset to letter onset
+    # (edge.dataset.letters_per_second, as edge.spelling.SpelledStream.rate); without one,
+    # letters over the seconds from the first to the last frame with a hand
+    letters_per_s = letters_per_second([r.t for r in stream.rows], stream.truth) * speed
+    if not math.isfinite(letters_per_s):
+        hand_span = (stream.rows[-1].t - stream.rows[0].t) / speed
+        letters_per_s = len(stream.word) / hand_span if hand_span > 0 else float("nan")
     return ConditionFrames(kept, n_stream, fps_effective, letters_per_s)
 
 

@@ -19,19 +19,23 @@ import pytest
 from edge.bench import cli
 from edge.bench.model_bench import random_input
 from edge.bench.stats import SampleBuffer, summarize_ns
+from edge.features import WINDOW_CHANNELS
+from edge.synth import SynthConfig
 
 VENV_BIN = Path(sys.executable).parent
+STEPS, CHANNELS = SynthConfig().steps, WINDOW_CHANNELS  # the classifier's window
 STAT_KEYS = ("count", "min_us", "median_us", "p90_us", "p99_us", "max_us", "mean_us", "std_us")
 
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A float32 and a full-INT8 .tflite with the classifier's (1, 30, 64) -> 26 interface."""
+    """A float32 and a full-INT8 .tflite with the classifier's (1, steps, channels) -> 26
+    interface."""
     import keras
     import tensorflow as tf
 
     out = tmp_path_factory.mktemp("models")
-    inp = keras.Input((30, 64), batch_size=1)
+    inp = keras.Input((STEPS, CHANNELS), batch_size=1)
     x = keras.layers.Conv1D(16, 3, activation="relu")(inp)
     x = keras.layers.GlobalAveragePooling1D()(x)
     model = keras.Model(inp, keras.layers.Dense(26, activation="softmax")(x))
@@ -42,7 +46,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     def representative():
         for _ in range(16):
-            yield [rng.standard_normal((1, 30, 64)).astype(np.float32)]
+            yield [rng.standard_normal((1, STEPS, CHANNELS)).astype(np.float32)]
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -116,7 +120,7 @@ def test_random_inputs_match_the_model_input(tiny_models: dict[str, Path]) -> No
     interp = Interpreter(model_path=str(tiny_models["int8"]))
     detail = interp.get_input_details()[0]
     value = random_input(detail, np.random.default_rng(0))
-    assert value.dtype == np.int8 and value.shape == (1, 30, 64)
+    assert value.dtype == np.int8 and value.shape == (1, STEPS, CHANNELS)
     assert len(np.unique(value)) > 10  # really random, not a constant tensor
     interp.allocate_tensors()
     interp.set_tensor(detail["index"], value)
@@ -147,7 +151,7 @@ def test_model_json_schema_and_ordered_figures(
         assert_stats(model["steady"], count=60)
         assert_stats(model["warmup"], count=5)
         assert model["invokes_per_s"] > 0
-        assert model["inputs"][0]["shape"] == [1, 30, 64]
+        assert model["inputs"][0]["shape"] == [1, STEPS, CHANNELS]
         assert model["outputs"][0]["shape"] == [1, 26]
     assert models[0]["inputs"][0]["dtype"] == "int8"
     assert models[1]["inputs"][0]["dtype"] == "float32"

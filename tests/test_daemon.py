@@ -351,7 +351,7 @@ def test_bad_frames_and_a_failing_landmark_stage_do_not_stop_the_word(tmp_path: 
         )
         summary = daemon.run()
     counters = daemon.pipeline.counters
-    assert counters.bad_frames == 4  # truncated x2, missing, float image
+    assert counters.bad_frames == 6  # truncated x2, missing, float image, another size x2
     assert counters.landmark_errors == 2
     assert summary.frames == 195
     assert summary.words == ["HELLO"]
@@ -372,6 +372,8 @@ def test_sighup_moves_every_held_word_into_the_new_transcript(tmp_path: Path) ->
     replay = repeated_replay_csv(tmp_path / "words.csv", 60)
     cfg = tmp_path / "config.yaml"
     common = f"camera:\n  source: replay:{replay}\n  realtime: false\nspeech:\n  enabled: false\n"
+    # word correction off: a word cut at 3 letters (HEL) would be corrected to a listed word
+    common += "lexicon:\n  enabled: false\n"
     cfg.write_text(common + "transcript:\n  path: /dev/full\n")
     new_path = tmp_path / "state" / "transcript.txt"
     daemon = DaemonProcess(["--config", str(cfg)], cwd=tmp_path)

@@ -288,7 +288,7 @@ def _truncated(tmp_path: Path, size: int) -> Path:
         ("truncated header", "not a TFLite model"),
         ("truncated body", "LiteRT cannot load the model"),
         ("wrong rank", "input shape (1, 64), expected (1, steps, channels)"),
-        ("wrong channels", "takes 63 values per time step, the features give 64"),
+        ("wrong channels", "takes 63 values per time step, the features give 67"),
     ],
 )
 def test_a_broken_model_refuses_to_start_with_one_line_naming_it(

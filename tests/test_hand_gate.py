@@ -97,8 +97,20 @@ def test_a_short_dropout_keeps_the_track_a_long_one_starts_a_new_one(hands) -> N
     feed(gate, rise)
     back = feed(gate, [(0.7, None), (0.8, hand)])  # lost for one frame: still signing
     assert back == [(0.7, False), (0.8, True)]
-    later = 0.8 + TRACK_GAP_S + 0.2
-    assert feed(gate, [(later, hand)]) == []  # back after a long gap: on probation again
+    gone = [(0.8 + k / 15, None) for k in range(1, int((TRACK_GAP_S + 0.2) * 15))]
+    assert all(not has for _, has in feed(gate, gone))
+    later = gone[-1][0] + 1 / 15
+    assert feed(gate, [(later, hand)]) == []  # back after a long time away: on probation again
+
+
+def test_a_camera_outage_is_no_time_without_a_hand(hands) -> None:
+    """No frames at all for seconds (the camera unplugged): the hand that comes back is the
+    same signer's, not a new hand on probation."""
+    gate = SigningHandGate(still_s=1.0, min_motion=0.5, n_labels=N_LABELS)
+    hand = hands[0]
+    rise = [(i / 15, hand + np.array([0, 0.3 * (1 - i / 8), 0], np.float32)) for i in range(9)]
+    feed(gate, rise)
+    assert feed(gate, [(5.0, hand), (5.067, hand)]) == [(5.0, True), (5.067, True)]
 
 
 def test_off_passes_every_frame_at_once(hands) -> None:

@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 
 from edge.config import REPO_ROOT, SHARED_DATA_DIR, load_config
-from edge.landmarks import FrameError, HandTracker, LandmarkModelError, check_frame
+from edge.landmarks import (
+    SIZE_CHANGE_FRAMES,
+    FrameError,
+    HandTracker,
+    LandmarkModelError,
+    check_frame,
+)
 from edge.sources import OpenCVSource
 
 DATA = SHARED_DATA_DIR
@@ -68,11 +74,18 @@ def test_tracker_guards_timestamps_and_survives_bad_frames() -> None:
             tracker.detect(held[:7], 1.3)  # a truncated frame
         with pytest.raises(FrameError, match="dtype float32"):
             tracker.detect(held.astype(np.float32), 1.4)
-        # a frame of another size (the camera changed mode) is still a frame
-        smaller = np.ascontiguousarray(held[::2, ::2])
-        obs = tracker.detect(smaller, 1.5)
-        assert obs.aspect == pytest.approx(smaller.shape[1] / smaller.shape[0])
+        # one frame of another size (a short or resized read) is skipped: MediaPipe tracks from
+        # frame to frame, and an odd frame throws its landmarks off for several
+        smaller = np.ascontiguousarray(held[::3, ::2])
+        with pytest.raises(FrameError, match=r"frame of 180x214 pixels in a stream of 360x640"):
+            tracker.detect(smaller, 1.5)
         assert tracker.detect(held, 1.6).has_hand
+        # ... while frames of a new size that keeps coming are the camera's new mode
+        for k in range(SIZE_CHANGE_FRAMES - 1):
+            with pytest.raises(FrameError, match="in a stream of 360x640"):
+                tracker.detect(smaller, 1.7 + k / 10)
+        obs = tracker.detect(smaller, 2.0)
+        assert obs.aspect == pytest.approx(smaller.shape[1] / smaller.shape[0])
     with pytest.raises(RuntimeError, match="closed"):
         tracker.detect(held, 2.0)
 

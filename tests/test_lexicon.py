@@ -284,7 +284,8 @@ def test_a_lexicon_change_on_reload_is_named_as_needing_a_restart(tmp_path: Path
     with caplog.at_level(logging.WARNING, logger="edge.daemon"):
         daemon._reload()
     assert any(
-        "changes to lexicon take effect after a restart" in r.getMessage() for r in caplog.records
+        "changes to lexicon.margin take effect after a restart" in r.getMessage()
+        for r in caplog.records
     )
 
 
