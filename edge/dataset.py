@@ -96,8 +96,7 @@ def letters_per_second(times: Sequence[float], truth: Sequence[str]) -> float:
     onsets = [
         float(t[i])
         for i, now in enumerate(truth)
-        if now not in ("", BACKGROUND)
-        and (i == 0 or truth[i - 1] != now or t[i] - t[i - 1] > gap)
+        if now not in ("", BACKGROUND) and (i == 0 or truth[i - 1] != now or t[i] - t[i - 1] > gap)
     ]
     if len(onsets) < 2 or onsets[-1] <= onsets[0]:
         return float("nan")
