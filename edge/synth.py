@@ -111,18 +111,18 @@ class ShapeAugmenter:
 
 
 def thin(times: np.ndarray, fps: float, rng: np.random.Generator | None = None) -> np.ndarray:
-    """Keep-mask that thins a stream to at most `fps`: a frame is kept once 1/fps has passed
-    since the last kept one (what a slower camera, or a Pi that drops frames, delivers)."""
-    keep = np.zeros(len(times), bool)
+    """Keep-mask that thins a stream to `fps`: time is cut into slots of 1/fps (the first frame
+    in the middle of its slot, or at a random phase with `rng`) and the first frame of each slot
+    is kept, what a slower camera, or a Pi that drops frames, delivers. Slots, not "1/fps since
+    the last kept frame": a 30 fps camera's frames jitter around 1/30 s apart and must all be
+    kept at 30 fps. A stream slower than `fps` keeps every frame."""
+    times = np.asarray(times, np.float64)
     if not len(times):
-        return keep
-    offset = rng.uniform(0, 1 / fps) if rng is not None else 0.0
-    next_t = times[0] + offset
-    for i, t in enumerate(times):
-        if t >= next_t - 1e-9:
-            keep[i] = True
-            next_t = t + 1 / fps
-    return keep
+        return np.zeros(0, bool)
+    dt = 1.0 / fps
+    origin = times[0] - 0.5 * dt - (rng.uniform(0, dt) if rng is not None else 0.0)
+    slots = np.floor((times - origin) / dt)
+    return np.r_[True, slots[1:] != slots[:-1]]
 
 
 def ring_windows(
@@ -161,10 +161,13 @@ def ring_windows(
 STROKE_ONSET_PALMS = 0.5  # how far the wrist has gone when a J or Z stroke has begun
 
 
-def _stroke_onset(table: LandmarkTable, rows: np.ndarray, candidates: np.ndarray) -> int:
-    """Index of the frame where a J or Z stroke starts: once the hand (among `candidates`, in
-    clip order) has arrived and paused, the first frame whose wrist is STROKE_ONSET_PALMS palm
-    sizes from where it paused (len(rows) when it never moves that far)."""
+def _stroke_onset(
+    table: LandmarkTable, rows: np.ndarray, candidates: np.ndarray, *, after_pause: bool
+) -> int:
+    """Index of the frame where a J or Z stroke starts: the first frame (among `candidates`, in
+    clip order) whose wrist is STROKE_ONSET_PALMS palm sizes from where it started, measured
+    from where the raised hand first paused when `after_pause` (a clip that rises from rest),
+    else from the first frame (len(rows) when it never moves that far)."""
     idx = np.flatnonzero(candidates)
     if not len(idx):
         return len(rows)
@@ -173,7 +176,7 @@ def _stroke_onset(table: LandmarkTable, rows: np.ndarray, candidates: np.ndarray
     palm = np.linalg.norm(pts[:, list(KNUCKLES)] - pts[:, :1], axis=2).mean(axis=1)
     step = np.r_[0.0, np.linalg.norm(np.diff(pts[idx, 0], axis=0), axis=1) / palm[idx][1:]]
     paused = np.flatnonzero(np.convolve(step, np.ones(3) / 3, mode="same") < 0.1)
-    anchor = idx[paused[0]] if len(paused) else idx[0]
+    anchor = idx[paused[0]] if after_pause and len(paused) else idx[0]
     later = idx[idx >= anchor]
     moved = np.linalg.norm(pts[later, 0] - pts[anchor, 0], axis=1) / max(palm[anchor], 1e-6)
     started = later[moved >= STROKE_ONSET_PALMS]
@@ -205,7 +208,8 @@ def frame_labels_for_clip(
     if not from_rest:
         labels = np.full(len(rows), class_index[letter], np.int64)
         if letter in motion_letters:
-            labels[: _stroke_onset(table, rows, np.ones(len(rows), bool))] = IGNORE
+            onset = _stroke_onset(table, rows, np.ones(len(rows), bool), after_pause=False)
+            labels[:onset] = IGNORE
         return labels
     wrist_y = table.coords[rows, 1]
     f = features[rows]
@@ -217,7 +221,7 @@ def frame_labels_for_clip(
     bg = class_index[BACKGROUND]
     labels[resting] = bg
     if letter in motion_letters:
-        onset = _stroke_onset(table, rows, raised)
+        onset = _stroke_onset(table, rows, raised, after_pause=True)
         after = np.zeros(len(rows), bool)
         after[onset:] = True
         labels[raised & after] = class_index[letter]

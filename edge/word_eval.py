@@ -39,6 +39,7 @@ from edge.dataset import (
 from edge.decoder import DecoderEvent
 from edge.observation import HandObservation
 from edge.sources import ReplayRow, order_replay_rows, replay_observations
+from edge.synth import thin
 
 TAIL_S = 1.5  # the hand is out of view this long after a stream's last frame
 RATE_STEP = 0.5  # input letters/s are grouped to the nearest multiple of this
@@ -174,13 +175,14 @@ def condition_frames(stream: WordStream, condition: Condition, tail_s: float) ->
     most `fps`, followed by `tail_s` of "no hand" at the thinned frame rate."""
     speed = condition.speed
     min_dt = 1.0 / condition.fps if condition.fps else 0.0
-    tol = _CLOCK_TOL_S / speed
-    kept: list[HandObservation] = []
-    for _, obs in replay_observations(stream.rows, stream.frame_dt):
-        t = obs.t / speed
-        if kept and t - kept[-1].t < min_dt - tol:
-            continue
-        kept.append(dataclasses.replace(obs, t=t))
+    frames = [
+        dataclasses.replace(obs, t=obs.t / speed)
+        for _, obs in replay_observations(stream.rows, stream.frame_dt)
+    ]
+    if condition.fps:
+        keep = thin(np.array([o.t for o in frames]), condition.fps)  # as training thins
+        frames = [o for o, k in zip(frames, keep, strict=True) if k]
+    kept: list[HandObservation] = frames
     n_stream = len(kept)
     span = kept[-1].t - kept[0].t
     fps_effective = (n_stream - 1) / span if span > 0 else float("nan")
