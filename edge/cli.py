@@ -103,11 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from edge import nativelog
     from edge.logs import setup_logging
 
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level or "INFO")
+    nativelog.configure_environment()  # before any command imports OpenCV or TensorFlow
     try:
         return int(args._module.main(args) or 0)
     except Sign2SoundError as exc:
