@@ -80,9 +80,17 @@ def test_ffmpeg_is_quiet_unless_debug(tmp_path: Path) -> None:
 
 # -- edge.nativelog itself --------------------------------------------------------------------
 @pytest.fixture
-def native_debug(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+def native_debug(caplog: pytest.LogCaptureFixture):
+    """edge.native at DEBUG into caplog only: a handler an earlier in-process cli.main() left on
+    the root logger (on a closed capture stream) would print a logging error to fd 2."""
     caplog.set_level(logging.DEBUG, logger="edge.native")
-    return caplog
+    root = logging.getLogger()
+    others = [h for h in root.handlers if h is not caplog.handler]
+    for handler in others:
+        root.removeHandler(handler)
+    yield caplog
+    for handler in others:
+        root.addHandler(handler)
 
 
 def test_captured_moves_fd2_into_the_log(native_debug, capfd) -> None:
