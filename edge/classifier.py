@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge import nativelog
 from edge.modelfiles import ModelError, verify_sha256
 
 __all__ = ["LetterClassifier", "ModelError", "load_interpreter_class"]
@@ -74,8 +75,11 @@ class LetterClassifier:
             )
         interpreter_class = load_interpreter_class()
         try:
-            self._interp = interpreter_class(model_path=str(self.model_path), num_threads=threads)
-            self._interp.allocate_tensors()
+            with nativelog.captured("LiteRT"):  # its INFO lines to the log at DEBUG
+                self._interp = interpreter_class(
+                    model_path=str(self.model_path), num_threads=threads
+                )
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.model_path}: LiteRT cannot load the model: {exc}") from exc
 

@@ -61,6 +61,18 @@ def comma_positive_floats(text: str) -> tuple[float, ...]:
     return values
 
 
+def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
+    """parse_args, except that an unknown option is reported with the usage of the subcommand
+    it was given to (`check-config --sett` shows check-config's options, not the top level's).
+
+    Each subcommand's parser is expected in its defaults as `_parser`.
+    """
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser, example: str = "decoder.threshold=0.8"
 ) -> None:
@@ -106,16 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
-        cmd.set_defaults(_module=module)
+        cmd.set_defaults(_module=module, _parser=cmd)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from edge import nativelog
     from edge.logs import setup_logging
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, argv)
     setup_logging(args.log_level or "INFO")
+    nativelog.configure_environment()  # before any command imports OpenCV or TensorFlow
     try:
         return int(args._module.main(args) or 0)
     except Sign2SoundError as exc:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge import nativelog
 from edge.errors import Sign2SoundError
 from edge.modelfiles import verify_against
 from edge.observation import HandObservation
@@ -101,7 +102,8 @@ class HandTracker:
             min_tracking_confidence=min_tracking_confidence,
         )
         try:
-            self._landmarker = vision.HandLandmarker.create_from_options(options)
+            with nativelog.captured("MediaPipe"):
+                self._landmarker = vision.HandLandmarker.create_from_options(options)
         except Exception as exc:  # MediaPipe raises RuntimeError, ValueError, FileNotFoundError
             raise LandmarkModelError(
                 f"{self.model_path}: MediaPipe cannot load it ({exc})"
@@ -160,9 +162,12 @@ class HandTracker:
         self._last_ts_ms = ts_ms
         height, width = image.shape[:2]
         aspect = width / height
-        result = self._landmarker.detect_for_video(
-            mp.Image(image_format=mp.ImageFormat.SRGB, data=image), ts_ms
-        )
+        mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=image)
+        if self.frames == 0:  # the graph's lazy start: absl's warnings (see edge.nativelog)
+            with nativelog.captured("MediaPipe"):
+                result = self._landmarker.detect_for_video(mp_image, ts_ms)
+        else:
+            result = self._landmarker.detect_for_video(mp_image, ts_ms)
         self.frames += 1
         if not result.hand_landmarks:
             return HandObservation(t=t, landmarks=None, aspect=aspect)
@@ -183,7 +188,8 @@ class HandTracker:
 
     def close(self) -> None:
         if self._landmarker is not None:
-            self._landmarker.close()
+            with nativelog.captured("MediaPipe"):  # LiteRT's "DestroyAccelerator" lines
+                self._landmarker.close()
             self._landmarker = None
 
     def __enter__(self) -> HandTracker:

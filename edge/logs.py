@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from edge import nativelog
+
 _PRIORITY = {
     logging.DEBUG: 7,
     logging.INFO: 6,
@@ -29,9 +31,29 @@ class JournalFormatter(logging.Formatter):
         return "\n".join(prefix + line for line in text.splitlines())
 
 
+class StderrHandler(logging.StreamHandler):
+    """A StreamHandler on stderr that still reaches it while edge.nativelog has fd 2 redirected
+    (the native libraries' output is captured there, Python's own lines must not be)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if self._on_fd2() and nativelog.write_console(self.format(record) + self.terminator):
+                return
+        except Exception:
+            self.handleError(record)
+            return
+        super().emit(record)
+
+    def _on_fd2(self) -> bool:
+        try:
+            return self.stream.fileno() == 2
+        except (AttributeError, OSError, ValueError):  # a stream with no fd (pytest's capsys)
+            return False
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Configure the root logger once for the CLI (stderr only, never stdout)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler(sys.stderr)
     if os.environ.get("JOURNAL_STREAM"):
         handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
     else:

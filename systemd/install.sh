@@ -157,8 +157,9 @@ check_system() {
 install_packages() {
   step "install system packages (apt)"
   # espeak-ng + alsa-utils (aplay): speech; libegl1/libgles2: MediaPipe links them even on the
-  # CPU path; python3-venv: the venv; rsync: the copy below.
-  local packages=(python3 python3-venv espeak-ng alsa-utils libegl1 libgles2 rsync)
+  # CPU path; python3-venv: the venv; rsync: the copy below; procps: /bin/kill, the unit's
+  # ExecReload (a minimal Debian has no procps).
+  local packages=(python3 python3-venv espeak-ng alsa-utils libegl1 libgles2 rsync procps)
   if [ "$pi_packages" -eq 1 ]; then
     # Pi camera (libcamera) and the lgpio pin factory gpiozero uses on a Pi 4 and Pi 5.
     # Only apt has working builds of these; the venv sees them through --system-site-packages.

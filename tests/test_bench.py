@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -338,6 +339,16 @@ def test_pipeline_replay_json_schema(
     overhead = next(t for t in report["targets"] if "overhead" in t["name"])
     assert overhead["unit"] == "µs" and isinstance(overhead["passed"], bool)
     assert "features + ring push" in out and "sustained fps" in out
+    warmup = report["settings"]["warmup_frames"]
+    # the table counts the same frames it names: all processed = warm-up + measured
+    assert re.search(
+        rf"frames processed \(warm-up \+ measured\) +{frames['processed']} "
+        rf"\({warmup} \+ {frames['measured']}\)",
+        out,
+    )
+    assert re.search(
+        rf"measured frames with a hand +{frames['with_hand']} of {frames['measured']}", out
+    )
 
 
 def test_pipeline_demo_video_runs_mediapipe(

@@ -201,7 +201,11 @@ def test_relative_transcript_lands_in_the_state_directory(monkeypatch, tmp_path:
 # --- the installer ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "script",
-    [INSTALL, REPO / "models" / "build_hand_landmarker.sh", *(REPO / ".ci").iterdir()],
+    [
+        *sorted((REPO / "systemd").glob("*.sh")),
+        REPO / "models" / "build_hand_landmarker.sh",
+        *(REPO / ".ci").iterdir(),
+    ],
     ids=lambda path: path.relative_to(REPO).as_posix(),
 )
 def test_shell_scripts_pass_shellcheck(script: Path) -> None:

@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from edge.bench.errors import BenchError, BenchUsageError
-from edge.cli import add_config_arguments, non_negative_int, positive_float, positive_int
+from edge.cli import (
+    add_config_arguments,
+    non_negative_int,
+    parse_command_line,
+    positive_float,
+    positive_int,
+)
 from edge.errors import Sign2SoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--seed", type=int, default=0, help="seed of the random inputs (0)")
     _add_output_arguments(model)
-    model.set_defaults(_run=_run_model)
+    model.set_defaults(_run=_run_model, _parser=model)
 
     compare = sub.add_parser(
         "compare",
@@ -92,11 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Put edge-bench JSON results of the same kind side by side, with the ratio of "
         "each to the first (e.g. benchmarks/results/x86_64-*.json against a Pi's).",
     )
-    compare.add_argument("results", nargs="+", type=Path, metavar="RESULT.json")
+    compare.add_argument(
+        "results",
+        nargs="+",
+        type=Path,
+        metavar="RESULT.json",
+        help="results written by --json; the first is the baseline",
+    )
     compare.add_argument(
         "--markdown", nargs="?", const="-", metavar="FILE|-", help="write the table as Markdown"
     )
-    compare.set_defaults(_run=_run_compare)
+    compare.set_defaults(_run=_run_compare, _parser=compare)
 
     pipeline = sub.add_parser(
         "pipeline",
@@ -148,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between RSS samples (1.0)",
     )
     _add_output_arguments(pipeline)
-    pipeline.set_defaults(_run=_run_pipeline)
+    pipeline.set_defaults(_run=_run_pipeline, _parser=pipeline)
 
     scenario = sub.add_parser(
         "scenario",
@@ -158,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scenario.add_argument("name", nargs="?", metavar="NAME|FILE", help="scenario (omit to list)")
     scenario.add_argument("extra", nargs=argparse.REMAINDER, help="arguments appended to it")
-    scenario.set_defaults(_run=_run_scenario)
+    scenario.set_defaults(_run=_run_scenario, _parser=scenario)
     return parser
 
 
@@ -197,6 +209,7 @@ def emit(
     args: argparse.Namespace,
     samples_ns: dict[str, Any],
     plot_title: str,
+    **plot_extras: Any,
 ) -> None:
     """Write the table, JSON, Markdown and plot the user asked for.
 
@@ -208,7 +221,7 @@ def emit(
     if getattr(args, "plot", None):
         from edge.bench.plot import plot_histograms
 
-        plot_histograms(samples_ns, Path(args.plot), plot_title)
+        plot_histograms(samples_ns, Path(args.plot), plot_title, **plot_extras)
         report.setdefault("outputs", {})["plot"] = str(args.plot)
     json_dest = getattr(args, "json", None)
     md_dest = getattr(args, "markdown", None)
@@ -274,7 +287,12 @@ def _run_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _run_pipeline(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from edge.bench.pipeline_bench import pipeline_tables, run_pipeline_bench, timing_cost
+    from edge.bench.pipeline_bench import (
+        pipeline_plot_targets,
+        pipeline_tables,
+        run_pipeline_bench,
+        timing_cost,
+    )
     from edge.bench.progress import Progress
 
     report = new_report("pipeline", argv)
@@ -294,7 +312,16 @@ def _run_pipeline(args: argparse.Namespace, argv: Sequence[str]) -> int:
     report.update(part)
     report["timing_overhead"] = timing_cost(report)
     report["duration_s"] = time.perf_counter() - started
-    emit(report, pipeline_tables(report), args, samples, "edge-bench pipeline: per-frame latency")
+    emit(
+        report,
+        pipeline_tables(report),
+        args,
+        samples,
+        "edge-bench pipeline: per-frame latency",
+        targets_us=pipeline_plot_targets(),
+        rss_samples=report["memory"]["samples"],
+        steady_from_s=report["memory"]["steady_from_s"],
+    )
     return 130 if report["settings"]["interrupted"] else 0
 
 
@@ -313,7 +340,7 @@ def _run_scenario(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, argv)
     try:
         return int(args._run(args, argv) or 0)
     except Sign2SoundError as exc:

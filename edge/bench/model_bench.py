@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import psutil
 
+from edge import nativelog
 from edge.bench.errors import BenchError
 from edge.bench.progress import Progress
 from edge.bench.stats import LatencyStats, SampleBuffer, summarize_ns
@@ -195,7 +196,8 @@ def _first_input_steps(path: Path, channels: int) -> int:
     """The number of time steps the first model's window has (30 for the shipped one)."""
     interpreter_cls, _ = _interpreter_class()
     try:
-        detail = interpreter_cls(model_path=str(path)).get_input_details()[0]
+        with nativelog.captured("LiteRT"):
+            detail = interpreter_cls(model_path=str(path)).get_input_details()[0]
     except (ValueError, RuntimeError, IndexError) as exc:
         raise BenchError(f"{path}: not a model LiteRT can load ({exc})") from exc
     shape = [int(d) for d in detail["shape"]]
@@ -211,14 +213,17 @@ def _load(
 ) -> _Loaded:
     interpreter_cls, runtime = _interpreter_class()
     rss_before = _rss_mb(proc)
-    t0 = time.perf_counter_ns()
-    try:
-        interpreter = interpreter_cls(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BenchError(f"{path}: not a model LiteRT can load ({first_line})") from exc
-    init_ns = time.perf_counter_ns() - t0
+    with nativelog.captured("LiteRT"):  # outside the timed part: t0 .. init_ns
+        t0 = time.perf_counter_ns()
+        try:
+            interpreter = interpreter_cls(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            first_line = (
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            )
+            raise BenchError(f"{path}: not a model LiteRT can load ({first_line})") from exc
+        init_ns = time.perf_counter_ns() - t0
     rss_after = _rss_mb(proc)
     inputs = interpreter.get_input_details()
     outputs = interpreter.get_output_details()

@@ -35,19 +35,25 @@ HEADER = ["label", *COORD_COLUMNS, *OPTIONAL_COLUMNS]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     video = sub.add_parser("video", help="landmarks of a video clip (MediaPipe, VIDEO mode)")
-    video.add_argument("clip", type=Path)
+    video.add_argument(
+        "clip", type=Path, help="video file of one letter signed (any OpenCV format)"
+    )
     video.add_argument("--label", required=True, help="the letter signed in the clip")
     video.add_argument("--out", type=Path, required=True, help="the CSV to write")
     video.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     video.add_argument("--source", default="me", help="source name written to every row")
     video.add_argument("--model", type=Path, default=None, help="hand_landmarker .task bundle")
     raw = sub.add_parser("raw", help="DIR/<L>.csv (63 values per row) or DIR/<L>/*.npy")
-    raw.add_argument("folder", type=Path)
+    raw.add_argument(
+        "folder", type=Path, help="folder with one <L>.csv file or <L>/ folder per letter"
+    )
     raw.add_argument("--out", type=Path, required=True, help="the CSV to write")
     raw.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     raw.add_argument("--source", required=True, help="source name written to every row")
     check = sub.add_parser("check", help="validate CSVs and count rows per source and letter")
-    check.add_argument("csv", nargs="+", type=Path)
+    check.add_argument(
+        "csv", nargs="+", type=Path, help="landmark CSVs (or word streams) in the project's format"
+    )
     words = sub.add_parser(
         "lart101-words",
         help="word streams cut from the real lart101 letter clips at 1, 2 and 3 letters/s "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from edge import service
+from edge import nativelog, service
 from edge.cli import add_common_arguments
 
 HELP = "run the recognition daemon: camera to spoken words, until stopped"
@@ -31,6 +31,7 @@ def main(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
     if args.log_level is None:
         logging.getLogger().setLevel(config.service.log_level)
+        nativelog.configure_environment()  # service.log_level DEBUG shows the native lines
     service.refuse_root(config.service.allow_root or args.allow_root)
     daemon = Daemon(
         config,

@@ -35,16 +35,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="landmark CSVs or folders of them (default: ../shared/data/landmarks and sequences)",
     )
     parser.add_argument("--out", type=Path, required=True, help="run folder to write")
-    parser.add_argument("--arch", default="cnn", choices=("cnn", "gru", "lstm"))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--arch",
+        default="cnn",
+        choices=("cnn", "gru", "lstm"),
+        help="model: the temporal CNN the Pi runs, or the reference GRU / LSTM (default: cnn)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed of the synthesised windows and the initial weights",
+    )
     parser.add_argument("--per-class", type=int, default=6000, help="training windows per letter")
     parser.add_argument(
         "--clip-windows", type=int, default=200, help="training windows cut from each real clip"
     )
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=20, help="most passes over the windows")
     parser.add_argument("--patience", type=int, default=5, help="early-stopping patience")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per training step")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
     parser.add_argument(
         "--label-smoothing",
         type=float,
