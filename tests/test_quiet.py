@@ -201,5 +201,6 @@ def test_shipped_and_exported_classifiers_are_aligned() -> None:
     table = load_landmark_csv(REPO / "tests" / "fixtures" / "letters_small.csv")
     labels = ("A", "B", "L", "V", "Y", "_")
     calibration = held_windows(table, seed=1, labels=labels).x[:16]  # real landmark windows
-    model = build_model("cnn", 30, 64, len(labels))
+    steps, channels = calibration.shape[1:]  # the window the classifier takes
+    model = build_model("cnn", steps, channels, len(labels))
     assert unaligned_tensors(convert(model, "int8", calibration)) == []
