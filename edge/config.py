@@ -141,7 +141,7 @@ class ClassifierConfig:
 @dataclass(frozen=True)
 class DecoderConfig:
     threshold: float = setting(
-        0.5, "Probability a letter needs before it can be accepted.", minimum=0.0, maximum=1.0
+        0.4, "Probability a letter needs before it can be accepted.", minimum=0.0, maximum=1.0
     )
     hold_s: float = setting(
         0.1,

@@ -74,7 +74,7 @@ def test_check_config_cli_exit_codes(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "edge.cli", "check-config"]
     ok = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
-    assert "threshold: 0.5" in ok.stdout
+    assert "threshold: 0.4" in ok.stdout
 
     bad = subprocess.run(
         [*cmd, "--config", str(write(tmp_path, "decoder:\n  hold: 1\n"))],
