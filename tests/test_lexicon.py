@@ -20,6 +20,7 @@ from edge.lexicon import Lexicon, LexiconError, WordCorrector
 from edge.pipeline import Pipeline, load_classifier
 from edge.sources import LandmarkReplaySource
 from edge.speech import WavFileSink
+from edge.word_eval import levenshtein
 
 DEMO_CSV = REPO_ROOT / "models" / "demo" / "hello_landmarks.csv"
 LABELS = [chr(65 + i) for i in range(26)] + ["_"]
@@ -117,16 +118,6 @@ def test_apply_marks_a_corrected_word_with_what_was_read(corrector):
     assert corrector.apply(letter) is letter
 
 
-def _levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def test_the_search_finds_every_listed_word_within_the_edit_limit(corrector):
     """The length window and letter-count bound never prune a word the limit allows: compared
     with plain Levenshtein over a slice of the list, on random misreadings."""
@@ -149,7 +140,7 @@ def test_the_search_finds_every_listed_word_within_the_edit_limit(corrector):
         codes = np.frombuffer(read.encode(), np.uint8) - 65
         found = {lexicon.words[i] for i in corrector._candidates(codes, k)}
         near = [w for w in lexicon.words if abs(len(w) - len(read)) <= k]
-        expected = {w for w in near if _levenshtein(read, w) <= k}
+        expected = {w for w in near if levenshtein(read, w) <= k}
         assert expected <= found, (read, expected - found)
 
 
