@@ -136,6 +136,12 @@ class ClassifierConfig:
         1, "Run the classifier on every Nth processed frame.", minimum=1, maximum=30
     )
     threads: int = setting(1, "LiteRT interpreter threads.", minimum=1, maximum=8)
+    profile: str = setting(
+        "signer_profile.json",
+        "Signer profile written by 'sign2sound enroll' (derived numbers, no frames): the model's "
+        "letters re-weighed towards this signer's own. Relative paths go under $STATE_DIRECTORY "
+        "like the transcript; a missing file means not enrolled; empty string = adaptation off.",
+    )
 
 
 @dataclass(frozen=True)
@@ -303,6 +309,12 @@ class GpioConfig:
         maximum=10.0,
     )
     bounce_s: float = setting(0.05, "Debounce time for the button.", minimum=0.0, maximum=1.0)
+    enrol_hold_s: float = setting(
+        5.0,
+        "Holding the button this long starts enrolment (sign2sound enroll, headless); 0 = off.",
+        minimum=0.0,
+        maximum=30.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -320,6 +332,28 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class EnrolmentConfig:
+    capture_s: float = setting(
+        2.0,
+        "How long each letter is held after its prompt and beep.",
+        minimum=0.5,
+        maximum=10.0,
+    )
+    min_frames: int = setting(
+        6,
+        "Steady, confident frames a letter needs; fewer and the letter is asked again.",
+        minimum=2,
+        maximum=200,
+    )
+    attempts: int = setting(
+        3,
+        "Times a letter is asked before it is skipped (it then keeps the model's reading).",
+        minimum=1,
+        maximum=10,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     landmarks: LandmarksConfig = field(default_factory=LandmarksConfig)
@@ -330,6 +364,7 @@ class Config:
     transcript: TranscriptConfig = field(default_factory=TranscriptConfig)
     gpio: GpioConfig = field(default_factory=GpioConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    enrolment: EnrolmentConfig = field(default_factory=EnrolmentConfig)
 
     def resolve_path(self, value: str) -> Path:
         """Resolve a model/label path: absolute as is, relative to the install folder."""
@@ -341,11 +376,20 @@ class Config:
         return self.resolve_path(self.classifier.checksums) if self.classifier.checksums else None
 
     def transcript_path(self) -> Path:
-        path = Path(self.transcript.path).expanduser()
+        return self.state_path(self.transcript.path)
+
+    def state_path(self, value: str) -> Path:
+        """A file the box writes: absolute as is, relative under $STATE_DIRECTORY (systemd's
+        StateDirectory) when set, else the working folder."""
+        path = Path(value).expanduser()
         if path.is_absolute():
             return path
         base = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
         return (Path(base) if base else Path.cwd()) / path
+
+    def profile_path(self) -> Path | None:
+        """The signer profile (classifier.profile), None when adaptation is off."""
+        return self.state_path(self.classifier.profile) if self.classifier.profile else None
 
 
 SECTIONS: dict[str, type] = {
@@ -358,6 +402,7 @@ SECTIONS: dict[str, type] = {
     "transcript": TranscriptConfig,
     "gpio": GpioConfig,
     "service": ServiceConfig,
+    "enrolment": EnrolmentConfig,
 }
 
 
@@ -461,6 +506,12 @@ def _check_consistency(origin: str, config: Config) -> None:
         raise ConfigError(
             f"{origin}: camera.retry_max_s ({config.camera.retry_max_s}) must not be below "
             f"camera.retry_initial_s ({config.camera.retry_initial_s})"
+        )
+    gpio = config.gpio
+    if gpio.enrol_hold_s and gpio.enrol_hold_s <= gpio.hold_s:
+        raise ConfigError(
+            f"{origin}: gpio.enrol_hold_s ({gpio.enrol_hold_s}) must be above gpio.hold_s "
+            f"({gpio.hold_s}) or 0 (off)"
         )
 
 

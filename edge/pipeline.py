@@ -30,6 +30,7 @@ from edge.lexicon import WordCorrector
 from edge.modelfiles import ModelError
 from edge.observation import HandObservation
 from edge.ringbuffer import FeatureRing
+from edge.signer_profile import ProfileState, profile_state
 from edge.sources import Frame
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class Pipeline:
         tracker: Tracker | None = None,
         decoder: Decoder | None = None,
         ring: FeatureRing | None = None,
+        profile: ProfileState | None = None,
     ) -> None:
         self.config = config
         self.classifier = classifier
@@ -138,6 +140,8 @@ class Pipeline:
         self._refill_until = float("-inf")
         # word correction (lexicon.enabled); a bad word list fails here, at start
         self.corrector = WordCorrector.from_config(config, classifier.labels)
+        # signer adaptation (classifier.profile, edge.adaptation): None = the model alone
+        self.profile = profile or profile_state(config, classifier)
 
     # -- per frame -----------------------------------------------------------------------------
     def process_frame(
@@ -146,9 +150,7 @@ class Pipeline:
         """A captured frame: run the landmark stage on its image (or take the replayed
         observation), then `process` it."""
         start = time.perf_counter_ns()
-        obs = frame.observation
-        if obs is None:
-            obs = self._landmarks(frame)
+        obs = self.observe(frame)
         landmarks_ns = time.perf_counter_ns() - start
         events = self._process(obs)
         self.timings.landmarks_ns = landmarks_ns
@@ -201,6 +203,8 @@ class Pipeline:
                 )
                 t2 = clock()
                 self.last_probs = self.classifier.predict(window)
+                if self.profile.adapter is not None:  # the enrolled signer's own letters
+                    self.last_probs = self.profile.adapter.apply(window, self.last_probs)
                 counters.classified += 1
                 t3 = clock()
             probs = self.last_probs
@@ -229,6 +233,11 @@ class Pipeline:
         for frame_t, frame_probs in admitted:
             events.extend(self.decoder.update(frame_t, frame_probs))
         return events
+
+    def observe(self, frame: Frame) -> HandObservation:
+        """The landmark stage alone (enrolment uses it too): a replayed frame's observation, or
+        the tracker's on the image."""
+        return frame.observation if frame.observation is not None else self._landmarks(frame)
 
     def _landmarks(self, frame: Frame) -> HandObservation:
         """The landmark stage, with its faults turned into 'no hand' (counted, logged)."""
