@@ -11,7 +11,9 @@ daemon passes callbacks that only put a command on its command queue (`queue_com
 such a pair), and the main loop acts on them.
 
 A hold fires `on_hold` once when `hold_s` is reached; the release that ends it does NOT also
-fire `on_press`. A release before `hold_s` is a press.
+fire `on_press`. A release before `hold_s` is a press. Kept down on to `enrol_hold_s` (several
+seconds; 0 = off), the same hold also fires `on_long_hold` once (the daemon starts enrolment):
+the signer hears the last word repeated at `hold_s`, then the enrolment's first prompt.
 """
 
 from __future__ import annotations
@@ -59,10 +61,14 @@ class ButtonController:
         on_press: Callable[[], None],
         on_hold: Callable[[], None],
         pin_factory: Any = None,
+        on_long_hold: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self._on_press = on_press
         self._on_hold = on_hold
+        self._on_long_hold = on_long_hold
+        self._long_timer: threading.Timer | None = None
+        self.long_holds = 0
         self._lock = threading.Lock()
         self._down = False
         self._held = False
@@ -92,7 +98,12 @@ class ButtonController:
         self._button.when_held = self._held_down
         self._button.when_released = self._released
         log.info(
-            "button on BCM pin %d: press clears, hold %.1f s repeats", config.pin, config.hold_s
+            "button on BCM pin %d: press clears, hold %.1f s repeats%s",
+            config.pin,
+            config.hold_s,
+            f", hold {config.enrol_hold_s:.0f} s enrols"
+            if on_long_hold is not None and config.enrol_hold_s
+            else "",
         )
 
     @property
@@ -102,6 +113,7 @@ class ButtonController:
 
     def close(self) -> None:
         """Release the pin (safe to call twice, and when no button is configured)."""
+        self._disarm_long_hold()
         button, self._button = self._button, None
         if button is not None:
             button.close()
@@ -112,6 +124,7 @@ class ButtonController:
         with self._lock:
             self._down = True
             self._held = False
+        self._arm_long_hold()
 
     def _held_down(self) -> None:
         with self._lock:
@@ -122,6 +135,7 @@ class ButtonController:
         self._call(self._on_hold, "hold")
 
     def _released(self) -> None:
+        self._disarm_long_hold()
         with self._lock:
             self._down = False
             was_held, self._held = self._held, False
@@ -129,6 +143,34 @@ class ButtonController:
                 self.presses += 1
         if not was_held:
             self._call(self._on_press, "press")
+
+    # The long hold (enrolment) has its own timer, started on press and cancelled on release:
+    # gpiozero's Button has one hold time, which the repeat already uses.
+    def _arm_long_hold(self) -> None:
+        if self._on_long_hold is None or not self.config.enrol_hold_s:
+            return
+        timer = threading.Timer(self.config.enrol_hold_s, self._long_held)
+        timer.daemon = True
+        with self._lock:
+            old, self._long_timer = self._long_timer, timer
+        if old is not None:
+            old.cancel()
+        timer.start()
+
+    def _disarm_long_hold(self) -> None:
+        with self._lock:
+            timer, self._long_timer = self._long_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _long_held(self) -> None:
+        with self._lock:
+            if not self._down or self._long_timer is not threading.current_thread():
+                return  # released meanwhile, or this is an older press's timer
+            self._long_timer = None
+            self._held = True  # its release is not a press
+            self.long_holds += 1
+        self._call(self._on_long_hold, "long hold")
 
     @staticmethod
     def _call(callback: Callable[[], None], what: str) -> None:

@@ -23,6 +23,7 @@ COMMANDS = {
     "train": "edge.commands.train",
     "export": "edge.commands.export",
     "eval": "edge.commands.evaluate",
+    "enroll": "edge.commands.enroll",
 }
 
 

@@ -334,8 +334,9 @@ class ServiceConfig:
 @dataclass(frozen=True)
 class EnrolmentConfig:
     capture_s: float = setting(
-        2.0,
-        "How long each letter is held after its prompt and beep.",
+        1.5,
+        "How long each letter's frames are collected, after half a second to form it: with it "
+        "the signer holds each letter about 2 s after its prompt and beep.",
         minimum=0.5,
         maximum=10.0,
     )

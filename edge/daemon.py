@@ -36,6 +36,7 @@ from typing import Any
 
 from edge.config import Config, ConfigError, load_config
 from edge.decoder import DecoderEvent
+from edge.enrolment import ENROL_LETTERS, EnrolmentSession
 from edge.errors import Sign2SoundError
 from edge.pipeline import Classifier, Pipeline, load_classifier
 from edge.sdnotify import SystemdNotifier
@@ -54,7 +55,8 @@ log = logging.getLogger(__name__)
 
 CLEAR = "clear"  # button press: discard the word being spelled
 REPEAT = "repeat"  # button hold: speak the last completed word again
-COMMANDS = (CLEAR, REPEAT)
+ENROL = "enrol"  # long button hold (gpio.enrol_hold_s): learn the signer's letters (edge.enrolment)
+COMMANDS = (CLEAR, REPEAT, ENROL)
 
 # What a reload applies at once: whole sections, or single keys. Every other key is read once
 # at start (camera, models, button, root check) and a change to it is named in a warning.
@@ -149,6 +151,8 @@ class Daemon:
         max_seconds: float | None = None,
         on_event: Callable[[DecoderEvent], None] | None = None,
         log_level_from_config: bool = False,
+        enrol: Sequence[str] | None = None,
+        stop_after_enrolment: bool = False,
     ) -> None:
         self.config = config
         # `sign2sound run` without --log-level: service.log_level sets the level, also on reload
@@ -194,6 +198,13 @@ class Daemon:
         self._faults_at_status = 0
         self._status_t = 0.0
         self._last_transcript_retry = 0.0
+        # enrolment (sign2sound enroll, or the long button hold): the letters to enrol next
+        self.enrolment: EnrolmentSession | None = None
+        self.last_enrolment: EnrolmentSession | None = None
+        self._enrol_letters = tuple(enrol) if enrol else ENROL_LETTERS
+        self._stop_after_enrolment = stop_after_enrolment
+        if enrol is not None:
+            self.commands.put(ENROL)
 
     # -- public --------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -211,12 +222,13 @@ class Daemon:
         SourceError of a video file or replay that could not be read."""
         cfg = self.config
         log.info(
-            "starting: source %s, classifier %s (%d labels), transcript %s, speech %s",
+            "starting: source %s, classifier %s (%d labels), transcript %s, speech %s; %s",
             self.source.name,
             cfg.classifier.model,
             len(self.classifier.labels),
             self.transcript.path,
             f"on ALSA '{cfg.speech.alsa_device}'" if cfg.speech.enabled else "off",
+            self.pipeline.profile.summary,
         )
         started = time.monotonic()
         self._status_t = started
@@ -254,7 +266,9 @@ class Daemon:
                 else:
                     self.summary.stop_reason = "source failed"
                 return
-            if frame is not None:
+            if frame is not None and self.enrolment is not None:
+                self._enrol_frame(frame)
+            elif frame is not None:
                 events = self.pipeline.process_frame(frame)
                 if events and self._debug_dir is not None:
                     self._save_debug_frame(frame, events)
@@ -346,6 +360,41 @@ class Daemon:
                     self.speaker.say(word)
                 else:
                     log.info("button: repeat, but no word has been completed yet")
+            elif command == ENROL:
+                self._start_enrolment()
+
+    # -- enrolment (edge.enrolment) -----------------------------------------------------------
+    def _start_enrolment(self) -> None:
+        """Switch the loop to enrolment: the word in progress is completed first (kept)."""
+        if self.enrolment is not None:
+            log.info("enrolment already running")
+            return
+        self._handle_events(self.pipeline.finish())
+        try:
+            session = EnrolmentSession(
+                self.config,
+                self.classifier,
+                self.speaker,
+                self.pipeline.observe,
+                letters=self._enrol_letters,
+            )
+        except Sign2SoundError as exc:
+            log.error("cannot enrol: %s", exc)
+            self.speaker.say("enrolment is not possible, see the log")
+            return
+        self.enrolment = self.last_enrolment = session
+        session.start()
+
+    def _enrol_frame(self, frame: Frame) -> None:
+        session = self.enrolment
+        session.feed(frame)
+        if not session.done:
+            return
+        self.enrolment = None
+        if session.state is not None:
+            self.pipeline.profile = session.state  # the new profile applies from the next frame
+        if self._stop_after_enrolment:
+            self.request_stop()
 
     def _send_status(self, now: float) -> None:
         counters = self.pipeline.counters
@@ -364,6 +413,8 @@ class Daemon:
         stats = self.capture.stats
         decoder = self.pipeline.decoder
         parts = []
+        if self.enrolment is not None:
+            parts.append(self.enrolment.status())
         if not stats.connected and stats.outages:
             parts.append(f"camera lost, retrying: {stats.last_error}")
         parts.append(f"word: {decoder.current_word or '-'}")
@@ -378,6 +429,7 @@ class Daemon:
             parts.append("audio failing")
         if self.transcript.pending:
             parts.append(f"transcript failing ({self.transcript.pending} words held)")
+        parts.append(self.pipeline.profile.summary)
         return "; ".join(parts)
 
     # -- reload ----------------------------------------------------------------------------------
@@ -449,6 +501,7 @@ class Daemon:
             on_press=lambda: self.command(CLEAR),
             on_hold=lambda: self.command(REPEAT),
             pin_factory=pin_factory,
+            on_long_hold=lambda: self.command(ENROL),
         )
 
     def _shutdown(self) -> None:

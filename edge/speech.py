@@ -300,6 +300,10 @@ class Speaker:
             return self._put(Utterance("letter", letter.strip()))
         return False
 
+    def beep(self) -> bool:
+        """Queue the beep on its own (enrolment's "now": hold the letter)."""
+        return self._put(Utterance("beep"))
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until everything queued has been handled; False on timeout or when off."""
         if self._thread is None:
