@@ -77,6 +77,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "files there are replaced",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the held-window jitter")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="P",
+        help="apply this signer profile (sign2sound enroll) after the model, as the daemon does; "
+        "without it the model is measured alone, whatever classifier.profile says",
+    )
     add_config_arguments(parser)
     words = parser.add_argument_group("word streams")
     words.add_argument(
@@ -141,6 +149,10 @@ def _run(args: argparse.Namespace) -> dict | None:
     if args.out:
         check_output_folder(args.out)  # before minutes of evaluation, not after
     config = load_config(args.config, args.overrides)
+    profile = str(args.profile.resolve()) if args.profile else ""
+    config = dataclasses.replace(
+        config, classifier=dataclasses.replace(config.classifier, profile=profile)
+    )
     labels_path = args.labels or config.resolve_path(config.classifier.labels)
     table = load_many(args.data, allowed_labels=read_labels(labels_path), words=True)
     if args.sources:
@@ -194,6 +206,13 @@ def _letters(args: argparse.Namespace, config, table) -> None:
         checksums = MODELS_DIR / "SHA256SUMS"
     clf = LetterClassifier(model, labels, checksums)
     ref = LetterClassifier(args.float_model, labels, None) if args.float_model else None
+    if args.profile is not None:
+        from edge.adaptation import AdaptedClassifier
+        from edge.signer_profile import load_adapter
+
+        profile, adapter = load_adapter(args.profile, clf)
+        print(f"signer profile {args.profile}: {profile.describe()}")
+        clf = AdaptedClassifier(clf, adapter)
     windows = eval_windows(table, list(clf.labels), seed=args.seed)
     rep, conf = report(clf, windows, reference=ref)
 
@@ -240,14 +259,16 @@ def _words(args: argparse.Namespace, config, table, out: Path | None) -> dict:
     from edge import word_eval
     from edge.outputs import writing
     from edge.pipeline import Pipeline, load_classifier
+    from edge.signer_profile import profile_state
 
     streams = word_eval.word_streams(table)
     conds = word_eval.conditions(args.speed, args.fps)
     classifier = load_classifier(config)
     tail = word_eval.tail_for(config)
+    profile = profile_state(config, classifier, strict=True)  # a bad --profile stops here
 
     def new_pipeline() -> Pipeline:
-        return Pipeline(config, classifier)
+        return Pipeline(config, classifier, profile=profile)
 
     print(
         f"replaying {len(streams)} word streams x {len(conds)} condition(s) through the "
