@@ -247,3 +247,24 @@ def test_motion_letters_and_non_letters_are_refused() -> None:
         parse_letters("AJZ")
     with pytest.raises(EnrolmentError, match="not a letter"):
         parse_letters("A1")
+
+
+def test_enrolment_lowers_word_errors_through_the_daemons_pipeline() -> None:
+    """The protocol of benchmarks/enrolment.py on one held-out source: words spelled at 2
+    letters/s from the frames not used for enrolment, replayed through Pipeline with and
+    without the profile (the hook between the classifier and the decoder)."""
+    from edge.dataset import load_landmark_csv
+    from edge.enrol_eval import evaluate_source, read_words
+    from edge.pipeline import load_classifier
+
+    config = load_config()
+    config = dataclasses.replace(
+        config, classifier=dataclasses.replace(config.classifier, profile="")
+    )
+    table = load_landmark_csv(LANDMARKS / f"{HELD_OUT}.csv")
+    words = read_words(Path(__file__).parents[1] / "models" / "eval" / "words" / "wordlist.txt")
+    result = evaluate_source(
+        config, load_classifier(config), table, HELD_OUT, 10, words=words[:30], rate=2.0
+    )
+    assert result.words >= 20 and result.held_after > result.held_before
+    assert result.distance_after < result.distance_before, result
