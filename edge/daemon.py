@@ -260,6 +260,7 @@ class Daemon:
             try:
                 frame = self.capture.get(timeout=_FRAME_WAIT_S)
             except EndOfStream:
+                self._end_enrolment(save=True)  # a replay ended: judge what it gave
                 if self.capture.error is None:
                     log.info("end of %s", self.source.name)
                     self.summary.stop_reason = "end of source"
@@ -386,11 +387,17 @@ class Daemon:
         session.start()
 
     def _enrol_frame(self, frame: Frame) -> None:
-        session = self.enrolment
-        session.feed(frame)
-        if not session.done:
-            return
-        self.enrolment = None
+        self.enrolment.feed(frame)
+        if self.enrolment.done:
+            self._enrolment_done()
+
+    def _end_enrolment(self, *, save: bool) -> None:
+        if self.enrolment is not None:
+            self.enrolment.end(save=save)
+            self._enrolment_done()
+
+    def _enrolment_done(self) -> None:
+        session, self.enrolment = self.enrolment, None
         if session.state is not None:
             self.pipeline.profile = session.state  # the new profile applies from the next frame
         if self._stop_after_enrolment:
@@ -507,6 +514,7 @@ class Daemon:
     def _shutdown(self) -> None:
         """Complete the word in progress, then stop every thread; nothing spelled is lost."""
         self.notifier.stopping()
+        self._end_enrolment(save=False)  # stopped mid-enrolment: the old profile stays
         try:
             self._handle_events(self.pipeline.finish())
         except Exception:  # noqa: BLE001 - shutting down must go on

@@ -61,6 +61,7 @@ MOVE_PROB = 0.5  # the model's `_` must be below this
 SPREAD_TOL = 0.2  # RMS deviation (palm units) of a letter's kept frames from their mean
 MIN_RECORDING_FRAMES = 2  # from a recording (no re-asking): enough frames for a mean
 PROMPT_TIMEOUT_S = 10.0  # longest wait for a prompt to be spoken
+_EPS = 1e-6  # frame times are rounded to the millisecond (replays): a tolerance on durations
 
 
 class EnrolmentError(UsageError):
@@ -262,6 +263,7 @@ class EnrolmentSession:
         self._t0: float | None = None
         self._kept: list[np.ndarray] = []
         self._accepted: dict[str, list[np.ndarray]] = {}
+        self._ending = False
 
     @property
     def current(self) -> LetterOutcome | None:
@@ -295,11 +297,11 @@ class EnrolmentSession:
             self._t0 = obs.t
             self._ring.clear()
         elapsed = obs.t - self._t0
-        if elapsed >= SETTLE_S + self.config.enrolment.capture_s:
+        if elapsed >= SETTLE_S + self.config.enrolment.capture_s - _EPS:
             self._judge()
             return
         self._ring.push(obs)
-        if elapsed < SETTLE_S or obs.landmarks is None:
+        if elapsed < SETTLE_S - _EPS or obs.landmarks is None:
             return
         window = self._ring.window(
             obs.t, self._window_s, self.classifier.steps, self._max_gap_s, self._mirror
@@ -307,6 +309,24 @@ class EnrolmentSession:
         probs = self.classifier.predict(window)
         if steady(window, probs, self._blank, self._steps):
             self._kept.append(hand_frame_features(window[-1, :FEATURE_DIM]))
+
+    def end(self, *, save: bool) -> None:
+        """No more frames: the source ended (`save`: the letter being watched is judged on what
+        it has and the profile is written from the letters accepted so far) or the box is
+        stopping (nothing is written, the old profile stays)."""
+        if self.done:
+            return
+        self._ending = True
+        if save and self._t0 is not None:
+            self._judge()
+            return
+        if save:
+            self._next(advance=False)
+            return
+        self.done = True
+        self.finished = self._clock()
+        self._accepted.clear()
+        log.warning("enrolment stopped before the end: the profile is unchanged")
 
     # -- inside ------------------------------------------------------------------------------
     def _prompt(self) -> None:
@@ -335,7 +355,7 @@ class EnrolmentSession:
             log.info("enrolment: %s accepted (%d frames)", out.letter, len(kept))
             self._next()
             return
-        if out.attempts < cfg.attempts:
+        if out.attempts < cfg.attempts and not self._ending:
             log.info("enrolment: %s asked again: %s", out.letter, out.reason)
             self._prompt()
             return
@@ -345,14 +365,18 @@ class EnrolmentSession:
             out.attempts,
             out.reason,
         )
-        self.prompter.say(f"skipping {out.letter}")
+        if not self._ending:
+            self.prompter.say(f"skipping {out.letter}")
         self._next()
 
-    def _next(self) -> None:
-        self._i += 1
-        if self._i < len(self.letters):
+    def _next(self, advance: bool = True) -> None:
+        self._i += int(advance)
+        if self._i < len(self.letters) and not self._ending:
             self._prompt()
             return
+        for out in self.outcomes[self._i :]:
+            if not out.accepted and not out.reason:
+                out.reason = "not asked: the stream ended"
         self._finish()
 
     def _finish(self) -> None:

@@ -188,6 +188,38 @@ def test_a_letter_never_steady_is_skipped_after_its_attempts(tmp_path) -> None:
     assert daemon.last_enrolment.state.adapter.letters == ("A",)
 
 
+def test_a_recording_that_ends_early_enrols_what_it_showed(tmp_path) -> None:
+    replay = enrolment_replay(tmp_path / "enrol.csv", [("A", "steady")], capture_s=1.0)
+    config = enrol_config(tmp_path, replay)
+    daemon = Daemon(
+        config, player=WavFileSink(tmp_path / "p.wav"), enrol=("A", "B"), stop_after_enrolment=True
+    )
+    daemon.run()
+    outcomes = {o.letter: o for o in daemon.last_enrolment.outcomes}
+    assert outcomes["A"].accepted and not outcomes["B"].accepted
+    assert "not asked" in outcomes["B"].reason
+    assert daemon.last_enrolment.state.adapter.letters == ("A",)
+
+
+def test_a_box_stopped_mid_enrolment_keeps_its_old_profile(tmp_path) -> None:
+    plan = [(letter, "steady") for letter in "ABC"]
+    replay = enrolment_replay(tmp_path / "enrol.csv", plan, capture_s=1.0)
+    config = enrol_config(tmp_path, replay)
+    config = dataclasses.replace(config, camera=dataclasses.replace(config.camera, realtime=True))
+    old = b"an older profile\n"
+    (tmp_path / "profile.json").write_bytes(old)
+    daemon = Daemon(
+        config,
+        player=WavFileSink(tmp_path / "p.wav"),
+        enrol=ENROL_LETTERS,  # the whole alphabet: the old file is not read, only replaced
+        stop_after_enrolment=True,
+        max_seconds=1.0,  # in real time: stopped during the first letter
+    )
+    daemon.run()
+    assert daemon.last_enrolment.done and daemon.last_enrolment.state is None
+    assert (tmp_path / "profile.json").read_bytes() == old
+
+
 def test_a_long_button_hold_starts_enrolment(tmp_path) -> None:
     plan = [(letter, "steady") for letter in ENROL_LETTERS]  # the whole alphabet, as a box does
     replay = enrolment_replay(tmp_path / "enrol.csv", plan, capture_s=1.0)

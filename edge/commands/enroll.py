@@ -144,5 +144,5 @@ def _live(config, args: argparse.Namespace, letters: tuple[str, ...]) -> int:
         print(f"  {out.letter}: {out.frames} steady frames, {out.attempts} attempt(s), {state}")
     if session.state is None:
         raise EnrolmentError("no letter was steady enough: nothing enrolled")
-    print(f"wrote {session.path} ({session.state.summary})")
+    print(f"wrote {session.path}: {session.state.summary}; derived numbers only, no frames")
     return 0
