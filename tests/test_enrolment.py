@@ -173,29 +173,28 @@ def test_live_enrolment_prompts_through_espeak_and_reasks_an_unsteady_letter(tmp
     assert "profile.json (3 letters" in daemon.status_text(1.0)
 
 
-def test_a_letter_never_steady_is_skipped_after_its_attempts(tmp_path) -> None:
-    plan = [("A", "steady"), ("B", "shaky"), ("B", "shaky"), ("B", "shaky")]
+def enrol_ab(tmp_path: Path, plan: list[tuple[str, str]]) -> tuple[Daemon, dict]:
+    """Enrol A and B from a replay of `plan`; the daemon and each letter's outcome."""
     replay = enrolment_replay(tmp_path / "enrol.csv", plan, capture_s=1.0)
     config = enrol_config(tmp_path, replay)
     daemon = Daemon(
         config, player=WavFileSink(tmp_path / "p.wav"), enrol=("A", "B"), stop_after_enrolment=True
     )
     daemon.run()
-    outcomes = {o.letter: o for o in daemon.last_enrolment.outcomes}
+    return daemon, {o.letter: o for o in daemon.last_enrolment.outcomes}
+
+
+def test_a_letter_never_steady_is_skipped_after_its_attempts(tmp_path) -> None:
+    plan = [("A", "steady"), ("B", "shaky"), ("B", "shaky"), ("B", "shaky")]
+    daemon, outcomes = enrol_ab(tmp_path, plan)
     assert outcomes["A"].accepted and not outcomes["B"].accepted
-    assert outcomes["B"].attempts == config.enrolment.attempts == 3
+    assert outcomes["B"].attempts == daemon.config.enrolment.attempts == 3
     assert "steady frames" in outcomes["B"].reason
     assert daemon.last_enrolment.state.adapter.letters == ("A",)
 
 
 def test_a_recording_that_ends_early_enrols_what_it_showed(tmp_path) -> None:
-    replay = enrolment_replay(tmp_path / "enrol.csv", [("A", "steady")], capture_s=1.0)
-    config = enrol_config(tmp_path, replay)
-    daemon = Daemon(
-        config, player=WavFileSink(tmp_path / "p.wav"), enrol=("A", "B"), stop_after_enrolment=True
-    )
-    daemon.run()
-    outcomes = {o.letter: o for o in daemon.last_enrolment.outcomes}
+    daemon, outcomes = enrol_ab(tmp_path, [("A", "steady")])
     assert outcomes["A"].accepted and not outcomes["B"].accepted
     assert "not asked" in outcomes["B"].reason
     assert daemon.last_enrolment.state.adapter.letters == ("A",)

@@ -58,7 +58,7 @@ def held_window(classifier, shape: np.ndarray) -> np.ndarray:
     return window
 
 
-def config_with(tmp_path: Path, profile: Path | str):
+def config_with(profile: Path | str):
     config = load_config()
     return dataclasses.replace(
         config, classifier=dataclasses.replace(config.classifier, profile=str(profile))
@@ -140,7 +140,7 @@ def test_the_daemon_runs_on_the_model_alone_when_its_profile_is_refused(
 ) -> None:
     _, profile = enrolment
     save_profile(dataclasses.replace(profile, model_sha256="f" * 64), tmp_path / "old.json")
-    config = config_with(tmp_path, tmp_path / "old.json")
+    config = config_with(tmp_path / "old.json")
     pipeline = Pipeline(config, classifier)
     assert pipeline.profile.adapter is None and "refused" in pipeline.profile.summary
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
@@ -150,9 +150,9 @@ def test_the_daemon_runs_on_the_model_alone_when_its_profile_is_refused(
     with pytest.raises(ProfileError, match="another model"):
         profile_state(config, classifier, strict=True)
     # not enrolled, and adaptation off
-    missing = Pipeline(config_with(tmp_path, tmp_path / "none.json"), classifier)
+    missing = Pipeline(config_with(tmp_path / "none.json"), classifier)
     assert missing.profile.adapter is None and "not enrolled" in missing.profile.summary
-    assert Pipeline(config_with(tmp_path, ""), classifier).profile.summary == "profile off"
+    assert Pipeline(config_with(""), classifier).profile.summary == "profile off"
 
 
 def test_eval_with_a_foreign_profile_exits_with_one_line(tmp_path, enrolment) -> None:
