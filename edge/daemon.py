@@ -41,6 +41,7 @@ from edge.errors import Sign2SoundError
 from edge.pipeline import Classifier, Pipeline, load_classifier
 from edge.sdnotify import SystemdNotifier
 from edge.service import ServiceSignals
+from edge.signer_profile import profile_state
 from edge.sources import (
     CaptureThread,
     EndOfStream,
@@ -68,6 +69,8 @@ LIVE_KEYS = frozenset(
         "service.log_level",
         "service.status_interval_s",
         "service.save_debug_frames",
+        "classifier.profile",
+        "enrolment",
     }
 )
 
@@ -464,6 +467,8 @@ class Daemon:
             # the words held back while the old file could not be written go first, in order
             self.transcript.move_to(new.transcript_path(), fsync=new.transcript.fsync)
         self._apply_debug_frames(new)
+        # the signer profile is read again (after `enroll --from` or `--reset` on a running box)
+        self.pipeline.profile = profile_state(new, self.classifier)
         root = logging.getLogger()
         level = logging.getLevelName(new.service.log_level)
         if "service.log_level" in applied:

@@ -244,3 +244,44 @@ def test_profile_file_is_looked_for_in_the_state_folder(tmp_path, monkeypatch) -
         load_profile(
             config.profile_path(), model_sha256="0" * 64, labels=tuple(LABELS.read_text().split())
         )
+
+
+def test_a_reload_picks_up_a_profile_enrolled_while_running(tmp_path, enrolment) -> None:
+    """`enroll --from` (or `--reset`) next to a running box, then `systemctl reload`."""
+    import threading
+    import time
+
+    from edge.config import REPO_ROOT
+    from edge.daemon import Daemon
+    from edge.speech import WavFileSink
+
+    _, profile = enrolment
+    path = tmp_path / "signer_profile.json"
+    demo = REPO_ROOT / "models" / "demo" / "hello_landmarks.csv"
+    overrides = [  # kept by the reload, as `--set` is for the service
+        f"classifier.profile={path}",
+        f"camera.source=replay:{demo}",
+        f"transcript.path={tmp_path / 't.txt'}",
+    ]
+    config = load_config(None, overrides)
+    daemon = Daemon(config, overrides=overrides, player=WavFileSink(tmp_path / "s.wav"))
+    assert daemon.pipeline.profile.adapter is None  # not enrolled yet
+    runner = threading.Thread(target=daemon.run)
+    runner.start()
+    try:
+        save_profile(profile, path)
+        daemon.signals.request_reload()
+        deadline = time.monotonic() + 20.0
+        while daemon.pipeline.profile.adapter is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert daemon.pipeline.profile.adapter is not None
+        assert "signer_profile.json (" in daemon.status_text(1.0)
+        reset_profile(path)
+        daemon.signals.request_reload()
+        deadline = time.monotonic() + 20.0
+        while daemon.pipeline.profile.adapter is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert daemon.pipeline.profile.adapter is None
+    finally:
+        daemon.request_stop()
+        runner.join(30.0)
