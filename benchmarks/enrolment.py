@@ -165,6 +165,12 @@ def markdown(report: dict) -> str:
             f"**{cell(s.get('cer_after'))}** | {cell(s.get('word_acc_before'), 2)} | "
             f"{cell(s.get('word_acc_after'), 2)} |"
         )
+    lines += ["", "Commonest held-letter errors left with the profile (true>read: frames; before):"]
+    for r in report["results"]:
+        if r["n"] == 10:
+            after = ", ".join(f"{k} {v}" for k, v in r["confused_after"].items()) or "none"
+            before = ", ".join(f"{k} {v}" for k, v in r["confused_before"].items())
+            lines.append(f"- N=10 {r['source']}: {after} (before: {before})")
     setup = report["setup"]
     lines += [
         "",

@@ -15,6 +15,7 @@ Tune on the validation sources (edge.training.splits.VAL_SOURCES), report on TES
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ from edge.signer_profile import ProfileState
 from edge.sources import ReplayRow
 from edge.spelling import HandPool, Speller
 from edge.word_eval import Condition, WordStream, evaluate_words, score, tail_for
+
+CONFUSIONS = 6  # the commonest held-letter errors kept per source
 
 
 def first_frames(table: LandmarkTable, n: int) -> np.ndarray:
@@ -106,18 +109,30 @@ class SourceResult:
     word_acc_before: float | None = None
     word_acc_after: float | None = None
     skipped: list[str] = field(default_factory=list)
+    # the commonest held-letter errors, "true>read": count
+    confused_before: dict[str, int] = field(default_factory=dict)
+    confused_after: dict[str, int] = field(default_factory=dict)
 
 
-def held_top1(classifier, windows: np.ndarray, y: np.ndarray, adapter) -> tuple[float, float]:
-    """Top-1 of the model alone and with `adapter` (None: same twice) on held windows."""
-    right_before = right_after = 0
+def held_top1(
+    classifier, windows: np.ndarray, y: np.ndarray, adapter
+) -> tuple[float, float, Counter, Counter]:
+    """Top-1 of the model alone and with `adapter` (None: same twice) on held windows, and the
+    errors of each ("true>read" counts)."""
+    labels = classifier.labels
+    wrong_before: Counter = Counter()
+    wrong_after: Counter = Counter()
     for window, label in zip(windows, y, strict=True):
         probs = classifier.predict(window)
-        right_before += int(probs.argmax()) == label
+        if int(probs.argmax()) != label:
+            wrong_before[f"{labels[label]}>{labels[int(probs.argmax())]}"] += 1
         if adapter is not None:
             probs = adapter.apply(window, probs)
-        right_after += int(probs.argmax()) == label
-    return right_before / max(len(y), 1), right_after / max(len(y), 1)
+        if int(probs.argmax()) != label:
+            wrong_after[f"{labels[label]}>{labels[int(probs.argmax())]}"] += 1
+    n = max(len(y), 1)
+    right = len(y) - sum(wrong_before.values()), len(y) - sum(wrong_after.values())
+    return right[0] / n, right[1] / n, wrong_before, wrong_after
 
 
 def evaluate_source(
@@ -149,10 +164,11 @@ def evaluate_source(
     static = ~np.isin(rest.labels, list(MOTION_LETTERS))
     synth = window_geometry(config, classifier)
     held = held_windows(rest.select(static), seed=seed, labels=labels, synth=synth)
-    before, after = held_top1(classifier, held.x, held.y, adapter)
+    before, after, wrong_before, wrong_after = held_top1(classifier, held.x, held.y, adapter)
     result = SourceResult(
         source, n, len(usable), sum(len(v) for v in usable.values()), len(held.y), before, after,
-        skipped=skipped,
+        skipped=skipped, confused_before=dict(wrong_before.most_common(CONFUSIONS)),
+        confused_after=dict(wrong_after.most_common(CONFUSIONS)),
     )  # fmt: skip
     if words:
         streams = spelled_streams(rest, source, words, rate, seed)
