@@ -333,7 +333,9 @@ class EnrolmentSession:
         out = self.outcomes[self._i]
         out.attempts += 1
         text = f"sign {out.letter}" if out.attempts == 1 else f"again, sign {out.letter}"
-        self.prompter.say(text)
+        log.info("enrolment: %s (%d of %d)", text, self._i + 1, len(self.letters))
+        if not self.prompter.say(text):
+            log.warning("enrolment: the prompt could not be spoken (speech off?): %s", text)
         self.prompter.beep()
         # the capture starts with the first frame after the beep was heard
         self.prompter.wait_idle(PROMPT_TIMEOUT_S)
