@@ -175,7 +175,8 @@ def markdown(report: dict) -> str:
     lines += [
         "",
         f"Model `{setup['model']}` (sha256 {setup['model_sha256'][:12]}...), window "
-        f"{setup['window_s']} s, decoder hold {setup['decoder']['hold_s']} s, word correction "
+        f"{setup['window_s']} s, decoder threshold {setup['decoder']['threshold']} and hold "
+        f"{setup['decoder']['hold_s']} s, word correction "
         f"{'on' if setup['lexicon'] else 'off'}; {report['words_per_source']} words per source "
         f"(seed {report['seed']}); held letters = the 24 static letters; all = mean over sources "
         "(held) and over every letter of every word (CER).",
