@@ -184,7 +184,12 @@ class Daemon:
             tracker = HandTracker.from_config(config)
             self._owns_tracker = True
         self.tracker = tracker
-        self.pipeline = Pipeline(config, self.classifier, tracker=tracker)
+        try:  # a model the pipeline refuses must not leave MediaPipe open behind the error
+            self.pipeline = Pipeline(config, self.classifier, tracker=tracker)
+        except BaseException:
+            if self._owns_tracker:
+                tracker.close()
+            raise
         self.transcript = Transcript(config.transcript_path(), fsync=config.transcript.fsync)
         self.speaker = Speaker(config.speech, player)
         self.button = self._make_button(pin_factory)
