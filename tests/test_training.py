@@ -54,19 +54,30 @@ def test_build_windows_is_seeded_and_balanced(table) -> None:
     assert (a.y[a.kind == "release"] == 5).all()  # a double letter's release is no letter
 
 
-def test_tiny_model_trains_exports_int8_and_matches_float(table, tmp_path: Path) -> None:
-    from edge.commands.export import update_sums
+@pytest.fixture(scope="module")
+def tiny_cnn(table, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny CNN trained on the fixture and exported as float32 and INT8 .tflite and as ONNX
+    (trained once for the tests that use it)."""
     from edge.training.export import export_run
     from edge.training.train import TrainConfig, train
 
+    out = tmp_path_factory.mktemp("tiny_cnn")
     config = TrainConfig(
         arch="cnn", seed=1, per_class=120, epochs=6, patience=6, threads=1, labels=LABELS
     )
-    run = tmp_path / "run"
+    run = out / "run"
     summary = train(table, config, run)
     assert summary["params"] > 0 and (run / "model.keras").is_file()
-    written = export_run(run, tmp_path, kinds=("float32", "int8"))
-    int8_path, float_path = Path(written["int8"]["path"]), Path(written["float32"]["path"])
+    written = export_run(run, out, kinds=("float32", "int8", "onnx"))
+    return {"run": run, **{kind: Path(info["path"]) for kind, info in written.items()}}
+
+
+def test_tiny_model_trains_exports_int8_and_matches_float(
+    table, tiny_cnn: dict[str, Path], tmp_path: Path
+) -> None:
+    from edge.commands.export import update_sums
+
+    run, int8_path, float_path = tiny_cnn["run"], tiny_cnn["int8"], tiny_cnn["float32"]
     update_sums(tmp_path / "SHA256SUMS", [int8_path, run / "labels.txt"])
 
     int8 = LetterClassifier(int8_path, run / "labels.txt", tmp_path / "SHA256SUMS")
@@ -83,6 +94,51 @@ def test_tiny_model_trains_exports_int8_and_matches_float(table, tmp_path: Path)
     assert agreement >= 0.9, agreement
     assert accuracy >= 0.8, accuracy  # five distinct handshapes: far above chance (0.2)
     assert np.abs(p_int8 - p_float).max() < 0.25
+
+
+def test_onnx_export_runs_in_onnx_runtime_and_agrees_with_the_float_tflite(
+    table, tiny_cnn: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """letters.onnx (tf2onnx from the Keras 3 model) is a real ONNX graph that ONNX Runtime runs;
+    through the classifier it gives the float .tflite's probabilities, and edge-bench puts the
+    two runtimes side by side."""
+    import json
+
+    import onnxruntime
+
+    from edge.bench import cli as bench
+
+    onnx_path, float_path, labels = tiny_cnn["onnx"], tiny_cnn["float32"], tiny_cnn["run"]
+    assert onnx_path.name == "letters.onnx"
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (inp,) = session.get_inputs()
+    assert inp.name == "window" and inp.shape == [1, STEPS, WINDOW_CHANNELS]
+    assert inp.type == "tensor(float)"
+
+    onnx = LetterClassifier(onnx_path, labels / "labels.txt", None)
+    flt = LetterClassifier(float_path, labels / "labels.txt", None)
+    assert (onnx.runtime.package, flt.runtime.package) == ("onnxruntime", "ai-edge-litert")
+    assert (onnx.steps, onnx.channels, onnx.labels) == (STEPS, WINDOW_CHANNELS, list(LABELS))
+    w = held_windows(table, seed=9, labels=LABELS)
+    p_onnx, p_float = onnx.predict_batch(w.x), flt.predict_batch(w.x)
+    assert np.abs(p_onnx - p_float).max() < 1e-4  # the same float model in two runtimes
+    assert (p_onnx.argmax(1) == p_float.argmax(1)).all()
+    first = onnx.predict(w.x[0]).copy()
+    assert not np.allclose(onnx.predict(w.x[-1]), first)  # each call runs on its own window
+
+    argv = ["model", "--model", str(float_path), "--model", str(onnx_path), "--runs", "20"]
+    assert bench.main([*argv, "--json", "-"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {m["name"]: m for m in report["models"]}
+    assert set(rows) == {"letters_float32.tflite", "letters.onnx"}
+    assert rows["letters.onnx"]["runtime"] == "onnxruntime"
+    assert rows["letters_float32.tflite"]["runtime"] == "ai-edge-litert"
+    for row in rows.values():
+        assert row["input_data"] == "real windows" and row["steady"]["count"] == 20
+        assert row["init_ms"] > 0 and row["steady"]["median_us"] > 0
+    imports = report["settings"]["runtime_imports"]
+    assert imports["onnxruntime"]["version"] == onnxruntime.__version__
+    assert report["targets"] == []  # no reference GRU in this run
 
 
 def test_ignore_z_model_is_blind_to_z_after_export(table, tmp_path: Path) -> None:
