@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="demo|random|replay:CSV",
         help="input data: real windows cut from the demo sample's landmark replay (default) or "
         "from another replay CSV, or random valid tensors; models whose input is not one "
-        "(1, steps, 64) window always get random ones",
+        "(1, steps, channels) window always get random ones",
     )
     model.add_argument("--seed", type=int, default=0, help="seed of the random inputs (0)")
     _add_output_arguments(model)
@@ -199,7 +199,7 @@ def default_models(
     found.sort(key=lambda p: (p.name != SHIPPED_MODEL, p.name))
     reference = [p for p in reference_dir.glob("*") if p.suffix in MODEL_SUFFIXES]
     reference.sort(
-        key=lambda p: (p.name.startswith("reference_"), "dynamic" in p.name, p.suffix, p.name)
+        key=lambda p: (p.name.startswith("reference_"), "dynamic" in p.name, p.suffix != ".tflite")
     )
     skipped = []
     if any(p.suffix == ".onnx" for p in reference) and not _onnxruntime_installed():

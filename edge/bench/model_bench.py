@@ -110,13 +110,13 @@ def replay_windows(
     csv_path: Path,
     *,
     steps: int,
-    window_s: float = 1.0,
-    max_gap_s: float = 0.3,
+    window_s: float,
+    max_gap_s: float,
     limit: int = 64,
 ) -> np.ndarray:
-    """Real classifier windows (n, steps, 64) cut from a landmark replay, exactly as the daemon
-    makes them (replay source -> FeatureRing -> time-resampled window), evenly spaced over the
-    frames with a hand. Used instead of random inputs when a model takes such windows."""
+    """Real classifier windows (n, steps, channels) cut from a landmark replay, exactly as the
+    daemon makes them (replay source -> FeatureRing -> time-resampled window), evenly spaced over
+    the frames with a hand. Used instead of random inputs when a model takes such windows."""
     from edge.ringbuffer import FeatureRing
     from edge.sources import LandmarkReplaySource, SourceError
 
@@ -300,8 +300,8 @@ def run_model_bench(
 ) -> dict[str, Any]:
     """Benchmark each model; returns the 'models' part of the report (first model = baseline).
 
-    With `windows_csv` (a landmark replay CSV), models taking one (1, steps, 64) window get real
-    windows cut from it; the others, and every model without it, get random valid inputs.
+    With `windows_csv` (a landmark replay CSV), models taking one (1, steps, channels) window get
+    real windows cut from it; the others, and every model without it, get random valid inputs.
     """
     for path in paths:
         check_model_file(path)
@@ -310,9 +310,16 @@ def run_model_bench(
     imports = _import_runtimes(paths, proc)
     windows = None
     if windows_csv is not None:
+        from edge.config import ClassifierConfig
         from edge.features import WINDOW_CHANNELS
 
-        windows = replay_windows(windows_csv, steps=_first_input_steps(paths[0], WINDOW_CHANNELS))
+        shipped = ClassifierConfig()  # the window the shipped model is trained on (0.6 s)
+        windows = replay_windows(
+            windows_csv,
+            steps=_first_input_steps(paths[0], WINDOW_CHANNELS),
+            window_s=shipped.window_s,
+            max_gap_s=shipped.max_gap_s,
+        )
     loaded = [_load(path, threads, rng, proc, windows) for path in paths]
     for model, label in zip(loaded, display_names(paths), strict=True):
         model.result["name"] = label
