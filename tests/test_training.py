@@ -170,3 +170,81 @@ def test_ignore_z_model_is_blind_to_z_after_export(table, tmp_path: Path) -> Non
     p, p_moved, p_changed = (flt.predict_batch(a) for a in (w, moved, changed))
     assert np.abs(p - p_moved).max() < 1e-5
     assert np.abs(p - p_changed).max() > 1e-3
+
+
+def _sha256sum_check(folder: Path) -> set[str]:
+    """The files a SHA256SUMS lists, after `sha256sum --check --strict` passed on it."""
+    import subprocess
+
+    check = subprocess.run(
+        ["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=folder, capture_output=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    return {line.split(maxsplit=1)[1] for line in (folder / "SHA256SUMS").read_text().splitlines()}
+
+
+def test_export_install_puts_the_float_twins_beside_the_reference(
+    tiny_cnn: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--install: the INT8 model into models/, its float32 .tflite and .onnx from the same run
+    into benchmarks/reference/, both checksum lists valid; --reference refuses a CNN run."""
+    from edge.cli import main
+
+    models, reference = tmp_path / "models", tmp_path / "reference"
+    models.mkdir()
+    (models / "SHA256SUMS").write_text(f"{'0' * 64}  hand_landmarker.task\n")  # kept as it is
+    run = str(tiny_cnn["run"])
+    dirs = ["--models-dir", str(models), "--reference-dir", str(reference)]
+    argv = ["export", run, "--out", str(tmp_path / "out"), "--kinds", "float32,int8,onnx"]
+    assert main([*argv, "--install", *dirs]) == 0
+    assert (models / "letters_int8.tflite").read_bytes() == tiny_cnn["int8"].read_bytes()
+    assert (reference / "letters.onnx").stat().st_size > 1000
+    assert (reference / "letters_float32.tflite").read_bytes() == tiny_cnn["float32"].read_bytes()
+    assert _sha256sum_check(reference) == {"letters_float32.tflite", "letters.onnx"}
+    assert "hand_landmarker.task" in (models / "SHA256SUMS").read_text()
+
+    capsys.readouterr()
+    assert main(["export", run, "--kinds", "float32,dynamic", "--reference", *dirs]) == 2
+    assert "is a cnn run" in capsys.readouterr().err
+
+
+def test_reference_gru_trains_and_installs_as_the_speed_reference(
+    table, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`train --arch gru` then `export --reference`: the float32 and dynamic-range GRU in the
+    reference folder with its run.json and sums, on the classifier's own window, and edge-bench
+    checks the speed target against its float32 export (LiteRT only, no TensorFlow needed)."""
+    import json
+
+    from edge.bench import cli as bench
+    from edge.cli import main
+    from edge.training.train import TrainConfig, train
+
+    run = tmp_path / "gru"
+    config = TrainConfig(
+        arch="gru", seed=1, per_class=30, epochs=1, patience=1, threads=1, labels=LABELS
+    )
+    train(table, config, run)
+    reference = tmp_path / "reference"
+    argv = ["export", str(run), "--kinds", "float32,dynamic", "--reference"]
+    assert main([*argv, "--reference-dir", str(reference)]) == 0
+    names = {"reference_gru_float32.tflite", "reference_gru_dynamic.tflite"}
+    assert _sha256sum_check(reference) == names | {"reference_gru_run.json"}
+    assert json.loads((reference / "reference_gru_run.json").read_text())["config"]["arch"] == "gru"
+    gru = LetterClassifier(reference / "reference_gru_float32.tflite", run / "labels.txt", None)
+    assert (gru.steps, gru.channels, gru.quantized) == (STEPS, WINDOW_CHANNELS, False)
+
+    shipped = Path(__file__).resolve().parents[1] / "models" / "letters_int8.tflite"
+    paths, skipped = bench.default_models(shipped.parent, reference)
+    assert paths[0] == shipped and skipped == []
+    assert [p.name for p in paths[1:]] == [
+        "reference_gru_float32.tflite",
+        "reference_gru_dynamic.tflite",
+    ]
+    capsys.readouterr()
+    models = [a for p in paths for a in ("--model", str(p))]
+    assert bench.main(["model", *models, "--runs", "20", "--json", "-"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (check,) = report["targets"]
+    assert "reference_gru_float32.tflite" in check["name"]
+    assert check["value"] == report["models"][1]["median_ratio_to_first"]
