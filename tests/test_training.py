@@ -248,3 +248,29 @@ def test_reference_gru_trains_and_installs_as_the_speed_reference(
     (check,) = report["targets"]
     assert "reference_gru_float32.tflite" in check["name"]
     assert check["value"] == report["models"][1]["median_ratio_to_first"]
+
+
+def test_without_tf2onnx_the_default_export_skips_onnx_and_asking_for_it_is_an_error(
+    tiny_cnn: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+    import logging
+    import sys
+
+    from edge.cli import main
+    from edge.commands import export
+
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # as if the train extra lacked it
+    default = argparse.Namespace(kinds=export.DEFAULT_KINDS)
+    with caplog.at_level(logging.WARNING, logger="sign2sound.export"):
+        assert export._kinds(default) == ("float32", "dynamic", "int8")
+    assert "tf2onnx is not installed" in caplog.text
+    assert main(["export", str(tiny_cnn["run"]), "--kinds", "float32,onnx"]) == 2
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ": error: " in ln]
+    assert line == (
+        "sign2sound export: error: --kinds onnx needs tf2onnx (the 'train' extra: "
+        "pip install tf2onnx)"
+    )
