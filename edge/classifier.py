@@ -3,11 +3,16 @@
 Built once at start: checksum check, tensor shapes, quantisation parameters and all buffers, so
 `predict` allocates nothing per call. Quantisation uses the model's own tensor parameters, so a
 retrained model with other scales needs no code change.
+
+An .onnx file (`sign2sound export` writes the float model as letters.onnx) runs in ONNX Runtime
+instead, through the same class: `runtime_for` is the one place that picks the runtime, by the
+file's suffix, so a user can compare the two runtimes on their own Pi.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,23 +20,59 @@ import numpy as np
 from edge import nativelog
 from edge.modelfiles import ModelError, verify_sha256
 
-__all__ = ["LetterClassifier", "ModelError", "load_interpreter_class"]
+__all__ = ["LetterClassifier", "ModelError", "Runtime", "load_interpreter_class", "runtime_for"]
 
 _TFLITE_MAGIC = b"TFL3"
+ONNX_SUFFIX = ".onnx"
 
 
 def load_interpreter_class():
     """LiteRT's Interpreter; the legacy tflite_runtime only as a fallback (see DESIGN.md)."""
+    return _litert()[0]
+
+
+def _litert() -> tuple[type, str]:
     try:
         from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "ai-edge-litert"
     except ImportError:
         try:
             from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+
+            return Interpreter, "tflite-runtime"
         except ImportError as exc:
             raise ModelError(
                 "no TFLite interpreter: install ai-edge-litert (pip install ai-edge-litert)"
             ) from exc
-    return Interpreter
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What runs a model file: `interpreter_class(model_path=, num_threads=)` and its names."""
+
+    interpreter_class: type
+    package: str  # 'ai-edge-litert', 'tflite-runtime' or 'onnxruntime'
+    label: str  # for messages: 'LiteRT' or 'ONNX Runtime'
+
+
+def runtime_for(model_path: Path | str) -> Runtime:
+    """The runtime of a model file, by its suffix: .onnx in ONNX Runtime, anything else in LiteRT
+    (the default), after checking it is a TFLite flatbuffer at all."""
+    path = Path(model_path)
+    if path.suffix.lower() == ONNX_SUFFIX:
+        from edge.onnx_interpreter import RUNTIME, OnnxInterpreter, import_onnxruntime
+
+        import_onnxruntime()  # a missing extra is a one-line error here, before any timing
+        return Runtime(OnnxInterpreter, RUNTIME, "ONNX Runtime")
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if len(head) < 8 or head[4:8] != _TFLITE_MAGIC:
+        raise ModelError(
+            f"{path}: not a TFLite model (truncated or wrong file; {path.stat().st_size} bytes)"
+        )
+    interpreter_class, package = _litert()
+    return Runtime(interpreter_class, package, "LiteRT")
 
 
 def read_labels(labels_path: Path) -> list[str]:
@@ -66,22 +107,17 @@ class LetterClassifier:
             self.sha256 = verify_sha256(self.model_path, Path(checksums_path))
             verify_sha256(Path(labels_path), Path(checksums_path))  # a reordered list misspells
         self.labels = read_labels(Path(labels_path))
-        with self.model_path.open("rb") as fh:
-            head = fh.read(8)
-        if len(head) < 8 or head[4:8] != _TFLITE_MAGIC:
-            raise ModelError(
-                f"{self.model_path}: not a TFLite model (truncated or wrong file; "
-                f"{self.model_path.stat().st_size} bytes)"
-            )
-        interpreter_class = load_interpreter_class()
+        self.runtime = runtime_for(self.model_path)
         try:
-            with nativelog.captured("LiteRT"):  # its INFO lines to the log at DEBUG
-                self._interp = interpreter_class(
+            with nativelog.captured(self.runtime.label):  # its INFO lines to the log at DEBUG
+                self._interp = self.runtime.interpreter_class(
                     model_path=str(self.model_path), num_threads=threads
                 )
                 self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{self.model_path}: LiteRT cannot load the model: {exc}") from exc
+            raise ModelError(
+                f"{self.model_path}: {self.runtime.label} cannot load the model: {exc}"
+            ) from exc
 
         inp = self._interp.get_input_details()
         outp = self._interp.get_output_details()

@@ -26,6 +26,8 @@ from edge.errors import UsageError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config.yaml"
 MODELS_DIR = REPO_ROOT / "models"
+# The trained reference GRU the speed target compares the classifier with (edge-bench model).
+REFERENCE_DIR = REPO_ROOT / "benchmarks" / "reference"
 # The project's real data sets sit beside the checkout (CI lays a copy of shared/ there too).
 SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 
@@ -111,7 +113,9 @@ class LandmarksConfig:
 @dataclass(frozen=True)
 class ClassifierConfig:
     model: str = setting(
-        "models/letters_int8.tflite", "The letter classifier (.tflite) LiteRT runs."
+        "models/letters_int8.tflite",
+        "The letter classifier: a .tflite runs in LiteRT; an .onnx in ONNX Runtime (needs the "
+        "'onnx' extra).",
     )
     labels: str = setting("models/labels.txt", "One label per line, in the model's output order.")
     checksums: str = setting(

@@ -47,6 +47,8 @@ class EvalReport:
     model_bytes: int
     mean_invoke_us: float
     agreement: float | None = None
+    agreement_with: str | None = None  # the reference model's path
+    runtime: str = ""  # the package that ran the model: ai-edge-litert or onnxruntime
     confidence: dict[str, dict[str, float]] = field(default_factory=dict)
     # the 24 letters held still (single frames; J and Z are strokes, a photo is not the letter)
     static_top1: float | None = None
@@ -193,6 +195,8 @@ def report(
         model_bytes=clf.model_path.stat().st_size,
         mean_invoke_us=round(invoke_us, 2),
         agreement=agreement,
+        agreement_with=str(reference.model_path) if reference is not None else None,
+        runtime=clf.runtime.package,
         confidence=confidence,
         static_top1=round(float(ok[static].mean()), 4) if static.any() else None,
         static_per_source=static_per_source,

@@ -309,7 +309,8 @@ class Pipeline:
 
 
 def load_classifier(config: Config) -> Classifier:
-    """The LetterClassifier of the config (its sha256 checked against the checksums file)."""
+    """The LetterClassifier of the config (its sha256 checked against the checksums file); an
+    .onnx model runs in ONNX Runtime (edge.classifier.runtime_for), any other in LiteRT."""
     from edge.classifier import LetterClassifier
 
     cls_cfg = config.classifier

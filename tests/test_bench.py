@@ -256,14 +256,64 @@ def test_scenarios_list_and_unknown_name(capsys: pytest.CaptureFixture[str]) -> 
     assert rc == 1 and "no-such-scenario" in err and "model-compare" in err
 
 
-def test_model_defaults_to_the_shipped_models(capsys: pytest.CaptureFixture[str]) -> None:
+def test_model_defaults_to_the_shipped_models_and_the_reference(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With no --model: the shipped classifier, its float twins in LiteRT and ONNX Runtime and
+    the trained reference GRU, so the speed target is checked with nothing extra."""
     rc, out, _ = run_cli(["model", "--runs", "5", "--warmup", "1", "--json", "-"], capsys)
     assert rc == 0
-    models = json.loads(out)["models"]
-    assert models[0]["name"] == "letters_int8.tflite"  # the shipped classifier is the baseline
-    assert {m["name"] for m in models} == {p.name for p in MODELS.glob("*.tflite")}
+    report = json.loads(out)
+    models = report["models"]
+    assert [m["name"] for m in models] == [
+        "letters_int8.tflite",  # the shipped classifier is the baseline
+        "letters_float32.tflite",
+        "letters.onnx",
+        "reference_gru_float32.tflite",
+        "reference_gru_dynamic.tflite",
+    ]
+    assert [m["runtime"] for m in models].count("onnxruntime") == 1
     for model in models:
         assert_stats(model["steady"], count=5)
+        assert model["inputs"][0]["shape"] == [1, STEPS, CHANNELS]  # one window for all
+        assert model["input_data"] == "real windows"
+    (check,) = report["targets"]
+    assert check["name"].endswith("than reference_gru_float32.tflite")
+    assert check["value"] == models[3]["median_ratio_to_first"]
+
+
+def test_model_reference_runs_without_tensorflow_or_onnx_runtime() -> None:
+    """A Pi has neither TensorFlow nor (by default) ONNX Runtime: the default run still checks
+    the speed target, and says which model it left out and why."""
+    code = (
+        "import sys\n"
+        "sys.modules['tensorflow'] = sys.modules['onnxruntime'] = None  # not installed\n"
+        "from edge.bench.cli import main\n"
+        "sys.exit(main(['model', '--runs', '5', '--json', '-']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert "letters.onnx" not in [m["name"] for m in report["models"]]
+    (why,) = report["skipped_models"]
+    assert "letters.onnx: ONNX Runtime is not installed" in why
+    assert "not measured: " in result.stderr  # the table's note says so too
+    (check,) = report["targets"]
+    assert "reference_gru_float32.tflite" in check["name"]
+
+
+def test_a_corrupt_reference_model_is_named_with_its_checksum(tmp_path: Path) -> None:
+    import shutil
+
+    from edge.bench.errors import BenchError
+    from edge.config import REFERENCE_DIR
+
+    reference = tmp_path / "reference"
+    shutil.copytree(REFERENCE_DIR, reference)
+    cut = reference / "reference_gru_float32.tflite"
+    cut.write_bytes(cut.read_bytes()[:1000])
+    with pytest.raises(BenchError, match=f"{cut}: sha256 mismatch"):
+        cli.default_models(MODELS, reference)
 
 
 def test_model_inputs_random_and_missing_replay(

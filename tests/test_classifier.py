@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge.classifier import LetterClassifier, ModelError
-from edge.config import MODELS_DIR
+from edge.config import MODELS_DIR, REFERENCE_DIR
 from edge.dataset import load_landmark_csv
 from edge.features import WINDOW_CHANNELS
 from edge.modelfiles import sha256_of, verify_sha256
@@ -192,3 +192,71 @@ def test_eval_command_on_a_real_clip_and_frames(tmp_path: Path) -> None:
     assert report["top1"] >= 0.85 and report["model_bytes"] == MODEL.stat().st_size
     assert (out / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "confusion.txt").read_text().startswith("true\\pred")
+
+
+# --- ONNX Runtime beside LiteRT (the shipped model's float twin, benchmarks/reference/) ---------
+
+ONNX_TWIN = REFERENCE_DIR / "letters.onnx"  # `sign2sound export --install` writes it
+
+
+def test_eval_runs_an_onnx_model_and_reports_agreement_with_the_shipped_int8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sign2sound eval --model X.onnx` runs X in ONNX Runtime and, with no --float-model,
+    reports its top-1 agreement with the TFLite model the daemon runs."""
+    import json
+
+    from edge.cli import main
+
+    clip = Path(__file__).parent / "fixtures" / "lart101_H_clip.csv"
+    out = tmp_path / "eval"
+    assert (
+        main(["eval", str(clip), str(FIXTURE), "--model", str(ONNX_TWIN), "--out", str(out)]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert f"({ONNX_TWIN.stat().st_size} bytes, onnxruntime)" in printed
+    assert "top-1 agreement with letters_int8.tflite" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["runtime"] == "onnxruntime"
+    assert Path(report["agreement_with"]).resolve() == MODEL.resolve()
+    assert report["agreement"] >= 0.95  # INT8 against its own float model
+    assert report["top1"] >= 0.85 and report["per_clip"]["lart101:H"]["majority"] == "H"
+    assert report["model_bytes"] == ONNX_TWIN.stat().st_size
+
+
+def test_a_file_that_is_not_onnx_is_named_in_one_line(tmp_path: Path) -> None:
+    text = tmp_path / "letters.onnx"
+    text.write_text("hello\n")
+    renamed = tmp_path / "int8.onnx"  # a TFLite flatbuffer is no ONNX graph
+    shutil.copyfile(MODEL, renamed)
+    for bogus in (text, renamed):
+        with pytest.raises(ModelError) as info:
+            LetterClassifier(bogus, LABELS, None)
+        message = str(info.value)
+        assert message.startswith(f"{bogus}: not an ONNX model ONNX Runtime can load (")
+        assert "\n" not in message
+
+
+def test_without_onnx_runtime_an_onnx_model_is_one_clear_line() -> None:
+    """A Pi without the 'onnx' extra: eval and edge-bench say what to install, in one line,
+    and LiteRT models still run (the import system itself reports onnxruntime missing)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['onnxruntime'] = None  # as if the package were not installed\n"
+        "from edge.bench.cli import main as bench\n"
+        "from edge.cli import main\n"
+        f"rc = main(['eval', {str(FIXTURE)!r}, '--model', {str(ONNX_TWIN)!r}])\n"
+        f"rc2 = bench(['model', '--model', {str(ONNX_TWIN)!r}])\n"
+        f"rc3 = bench(['model', '--model', {str(MODEL)!r}, '--runs', '5', '--json', '/dev/null'])\n"
+        "print(rc, rc2, rc3)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == "1 1 0", result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 2 and "Traceback" not in result.stderr
+    for line, prog in zip(errors, ("sign2sound eval", "edge-bench model"), strict=True):
+        assert line.startswith(f"{prog}: error: ONNX Runtime is not installed")
+        assert "'onnx' extra" in line

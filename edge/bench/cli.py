@@ -1,6 +1,6 @@
 """`edge-bench`: latency, memory and throughput of Sign2Sound on the machine it runs on.
 
-  edge-bench model      the .tflite classifiers in LiteRT, side by side (like benchmark_model)
+  edge-bench model      the classifiers (LiteRT, ONNX Runtime) and the reference GRU, side by side
   edge-bench pipeline   the whole daemon pipeline, per stage, with memory and CPU share
   edge-bench compare    two or more JSON results side by side (a Pi against this desktop)
   edge-bench scenario   run a named scenario from benchmarks/scenarios/
@@ -27,11 +27,11 @@ from edge.cli import (
     positive_float,
     positive_int,
 )
+from edge.config import MODELS_DIR, REFERENCE_DIR
 from edge.errors import Sign2SoundError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = REPO_ROOT / "models"
 SHIPPED_MODEL = "letters_int8.tflite"
+MODEL_SUFFIXES = (".tflite", ".onnx")
 
 
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,10 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = sub.add_parser(
         "model",
-        help="benchmark .tflite models in LiteRT, side by side",
-        description="Benchmark .tflite models in LiteRT like TFLite's benchmark_model: size, "
-        "init, first invoke, warm-up, steady-state min/median/p90/p99/max and invokes/s; "
-        "several models side by side with ratios to the first.",
+        help="benchmark classifiers in LiteRT and ONNX Runtime, side by side",
+        description="Benchmark models like TFLite's benchmark_model: size, init (time and RSS), "
+        "first invoke, warm-up, steady-state min/median/p90/p99/max and invokes/s; several "
+        "models side by side with ratios to the first. A .tflite runs in LiteRT, an .onnx in "
+        "ONNX Runtime (the 'onnx' extra). With no --model: the shipped classifier, its float "
+        "twins and the trained reference GRU of benchmarks/reference/, so the speed target "
+        "(classifier >= 10x faster than the reference float32 GRU) is checked on any machine.",
     )
     model.add_argument(
         "--model",
@@ -74,10 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=Path,
         metavar="PATH",
-        help=f"a .tflite file (repeatable; the first is the baseline). Default: every .tflite "
-        f"in {MODELS_DIR}, {SHIPPED_MODEL} first",
+        help=f"a .tflite (LiteRT) or .onnx (ONNX Runtime) file (repeatable; the first is the "
+        f"baseline). Default: models/{SHIPPED_MODEL} first, then the other .tflite files of "
+        "models/ and those of benchmarks/reference/ (the .onnx there too when ONNX Runtime is "
+        "installed), each checked against its folder's SHA256SUMS",
     )
-    model.add_argument("--threads", type=positive_int, default=1, help="LiteRT threads (1)")
+    model.add_argument(
+        "--threads", type=positive_int, default=1, help="LiteRT / ONNX Runtime threads (1)"
+    )
     model.add_argument("--runs", type=positive_int, default=1000, help="timed invokes (1000)")
     model.add_argument("--warmup", type=non_negative_int, default=50, help="warm-up invokes (50)")
     model.add_argument(
@@ -86,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="demo|random|replay:CSV",
         help="input data: real windows cut from the demo sample's landmark replay (default) or "
         "from another replay CSV, or random valid tensors; models whose input is not one "
-        "(1, steps, 64) window always get random ones",
+        "(1, steps, channels) window always get random ones",
     )
     model.add_argument("--seed", type=int, default=0, help="seed of the random inputs (0)")
     _add_output_arguments(model)
@@ -174,8 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def default_models(models_dir: Path = MODELS_DIR) -> list[Path]:
-    """The shipped models: the shipped classifier first, then the others by name."""
+def default_models(
+    models_dir: Path = MODELS_DIR, reference_dir: Path = REFERENCE_DIR
+) -> tuple[list[Path], list[str]]:
+    """The shipped classifier first, the other .tflite of models/, then benchmarks/reference/:
+    the shipped model's float twins and the reference GRU (float32 first). Each file listed in
+    its folder's SHA256SUMS is checked (a corrupt one is named with both hashes). Returns the
+    models and what was left out and why (an .onnx without ONNX Runtime)."""
+    from edge.modelfiles import ModelError, read_sums, verify_sha256
+
     found = sorted(models_dir.glob("*.tflite"))
     if not found:
         raise BenchError(
@@ -183,7 +197,34 @@ def default_models(models_dir: Path = MODELS_DIR) -> list[Path]:
             f"(the classifier is shipped as models/{SHIPPED_MODEL})"
         )
     found.sort(key=lambda p: (p.name != SHIPPED_MODEL, p.name))
-    return found
+    reference = [p for p in reference_dir.glob("*") if p.suffix in MODEL_SUFFIXES]
+    reference.sort(
+        key=lambda p: (p.name.startswith("reference_"), "dynamic" in p.name, p.suffix != ".tflite")
+    )
+    skipped = []
+    if any(p.suffix == ".onnx" for p in reference) and not _onnxruntime_installed():
+        skipped = [
+            f"{p}: ONNX Runtime is not installed (the 'onnx' extra: pip install onnxruntime)"
+            for p in reference
+            if p.suffix == ".onnx"
+        ]
+        reference = [p for p in reference if p.suffix != ".onnx"]
+    paths = [*found, *reference]
+    try:
+        for folder in {p.parent for p in paths}:
+            sums = folder / "SHA256SUMS"
+            listed = read_sums(sums) if sums.is_file() else {}
+            for path in (p for p in paths if p.parent == folder and p.name in listed):
+                verify_sha256(path, sums)
+    except ModelError as exc:
+        raise BenchError(str(exc)) from exc
+    return paths, skipped
+
+
+def _onnxruntime_installed() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("onnxruntime") is not None
 
 
 def new_report(kind: str, argv: Sequence[str]) -> dict[str, Any]:
@@ -240,7 +281,7 @@ def _run_model(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from edge.bench.pipeline_bench import DEMO_REPLAY
     from edge.bench.progress import Progress
 
-    paths = list(args.models) if args.models else default_models()
+    paths, skipped = (list(args.models), []) if args.models else default_models()
     if args.inputs == "random":
         windows_csv = None
     elif args.inputs == "demo":
@@ -266,6 +307,7 @@ def _run_model(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     samples = {m["name"]: m.pop("_samples_ns") for m in part["models"]}
     report.update(part)
+    report["skipped_models"] = skipped
     report["targets"] = model_targets(report["models"])
     report["duration_s"] = time.perf_counter() - started
     emit(report, model_tables(report), args, samples, "edge-bench model: per-invoke latency")

@@ -19,6 +19,7 @@ PACKAGES = (
     "numpy",
     "mediapipe",
     "ai-edge-litert",
+    "onnxruntime",
     "opencv-python-headless",
     "psutil",
     "sign2sound-edge",

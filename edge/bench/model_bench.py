@@ -1,4 +1,8 @@
-"""`edge-bench model`: benchmark .tflite files in LiteRT the way TFLite's benchmark_model does.
+"""`edge-bench model`: benchmark classifiers the way TFLite's benchmark_model does.
+
+A .tflite runs in LiteRT, an .onnx in ONNX Runtime (when the `onnx` extra is installed; the
+runtime is chosen by `edge.classifier.runtime_for`, as for the daemon), so one run puts the two
+runtimes side by side on the same machine: init, RSS, first invoke and steady-state latency.
 
 For each model: file size, init time (load + allocate_tensors), the first invoke, warm-up
 invokes (reported, excluded from the steady state), then `runs` steady-state invokes timed one by
@@ -26,21 +30,11 @@ from edge import nativelog
 from edge.bench.errors import BenchError
 from edge.bench.progress import Progress
 from edge.bench.stats import LatencyStats, SampleBuffer, summarize_ns
+from edge.classifier import Runtime, runtime_for
+from edge.modelfiles import ModelError
 
 INPUT_POOL = 16  # distinct random inputs cycled through the runs
 ROUND_SIZE = 50  # invokes of one model before the next model's turn
-
-
-def _interpreter_class() -> tuple[type, str]:
-    """LiteRT's Interpreter; tflite-runtime only as a fallback (see DESIGN.md)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-
-        return Interpreter, "ai-edge-litert"
-    except ImportError:  # pragma: no cover - the venv has ai-edge-litert
-        from tflite_runtime.interpreter import Interpreter
-
-        return Interpreter, "tflite-runtime"
 
 
 def _rss_mb(proc: psutil.Process) -> float:
@@ -54,23 +48,28 @@ def display_names(paths: Sequence[Path]) -> list[str]:
 
 
 def is_reference_gru(model: dict[str, Any]) -> bool:
-    """The reference float32 GRU of the speed target: 'gru' in its path, not an int8 or
-    dynamic-range export, float32 input."""
+    """The reference float32 GRU of the speed target: a .tflite with 'gru' in its path, not an
+    int8 or dynamic-range export, float32 input."""
     path = model["path"].lower()
     name = Path(path).name
     float_input = all(t["dtype"] == "float32" for t in model["inputs"])
-    return "gru" in path and "int8" not in name and "dynamic" not in name and float_input
+    tflite = name.endswith(".tflite")  # the target is defined on the LiteRT float32 GRU
+    return tflite and "gru" in path and "int8" not in name and "dynamic" not in name and float_input
 
 
 def file_sha256(path: Path) -> str:
     """Which exact model a result belongs to (models are retrained; names stay)."""
-    import hashlib
+    from edge.modelfiles import sha256_of
 
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_of(path)
+
+
+def runtime_of(path: Path) -> Runtime:
+    """The model's runtime (edge.classifier.runtime_for), its errors as edge-bench's."""
+    try:
+        return runtime_for(path)
+    except ModelError as exc:
+        raise BenchError(str(exc)) from exc
 
 
 def check_model_file(path: Path) -> None:
@@ -111,13 +110,13 @@ def replay_windows(
     csv_path: Path,
     *,
     steps: int,
-    window_s: float = 1.0,
-    max_gap_s: float = 0.3,
+    window_s: float,
+    max_gap_s: float,
     limit: int = 64,
 ) -> np.ndarray:
-    """Real classifier windows (n, steps, 64) cut from a landmark replay, exactly as the daemon
-    makes them (replay source -> FeatureRing -> time-resampled window), evenly spaced over the
-    frames with a hand. Used instead of random inputs when a model takes such windows."""
+    """Real classifier windows (n, steps, channels) cut from a landmark replay, exactly as the
+    daemon makes them (replay source -> FeatureRing -> time-resampled window), evenly spaced over
+    the frames with a hand. Used instead of random inputs when a model takes such windows."""
     from edge.ringbuffer import FeatureRing
     from edge.sources import LandmarkReplaySource, SourceError
 
@@ -193,15 +192,43 @@ class _Loaded:
 
 
 def _first_input_steps(path: Path, channels: int) -> int:
-    """The number of time steps the first model's window has (30 for the shipped one)."""
-    interpreter_cls, _ = _interpreter_class()
+    """The number of time steps the first model's window has (20 for the shipped one)."""
+    runtime = runtime_of(path)
     try:
-        with nativelog.captured("LiteRT"):
-            detail = interpreter_cls(model_path=str(path)).get_input_details()[0]
-    except (ValueError, RuntimeError, IndexError) as exc:
-        raise BenchError(f"{path}: not a model LiteRT can load ({exc})") from exc
+        with nativelog.captured(runtime.label):
+            detail = runtime.interpreter_class(model_path=str(path)).get_input_details()[0]
+    except (ValueError, RuntimeError, IndexError, ModelError) as exc:
+        raise BenchError(f"{path}: not a model {runtime.label} can load ({exc})") from exc
     shape = [int(d) for d in detail["shape"]]
-    return shape[-2] if len(shape) >= 2 and shape[-1] == channels else 30
+    return shape[-2] if len(shape) >= 2 and shape[-1] == channels else 20
+
+
+def _import_runtimes(paths: Sequence[Path], proc: psutil.Process) -> dict[str, dict[str, Any]]:
+    """Import each runtime the models need, once, measuring what the import costs (time, RSS):
+    part of what a runtime costs at start, kept apart from each model's own init. A runtime the
+    process had already imported shows about 0."""
+    imports: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        rss_before = _rss_mb(proc)
+        t0 = time.perf_counter_ns()
+        runtime = runtime_of(path)
+        elapsed_ns = time.perf_counter_ns() - t0
+        if runtime.package not in imports:
+            imports[runtime.package] = {
+                "version": _version(runtime.package),
+                "import_ms": elapsed_ns / 1e6,
+                "rss_added_mb": _rss_mb(proc) - rss_before,
+            }
+    return imports
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def _load(
@@ -211,18 +238,21 @@ def _load(
     proc: psutil.Process,
     windows: np.ndarray | None,
 ) -> _Loaded:
-    interpreter_cls, runtime = _interpreter_class()
+    runtime = runtime_of(path)
     rss_before = _rss_mb(proc)
-    with nativelog.captured("LiteRT"):  # outside the timed part: t0 .. init_ns
+    with nativelog.captured(runtime.label):  # outside the timed part: t0 .. init_ns
         t0 = time.perf_counter_ns()
         try:
-            interpreter = interpreter_cls(model_path=str(path), num_threads=threads)
+            interpreter = runtime.interpreter_class(model_path=str(path), num_threads=threads)
             interpreter.allocate_tensors()
+        except ModelError as exc:  # ONNX Runtime's, already one line naming the file
+            raise BenchError(str(exc)) from exc
         except (ValueError, RuntimeError) as exc:
             first_line = (
                 str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             )
-            raise BenchError(f"{path}: not a model LiteRT can load ({first_line})") from exc
+            message = f"{path}: not a model {runtime.label} can load ({first_line})"
+            raise BenchError(message) from exc
         init_ns = time.perf_counter_ns() - t0
     rss_after = _rss_mb(proc)
     inputs = interpreter.get_input_details()
@@ -245,7 +275,7 @@ def _load(
         "name": path.name,
         "size_bytes": path.stat().st_size,
         "sha256": file_sha256(path),
-        "runtime": runtime,
+        "runtime": runtime.package,
         "threads": threads,
         "init_ms": init_ns / 1e6,
         "rss_added_by_init_mb": rss_after - rss_before,
@@ -270,18 +300,26 @@ def run_model_bench(
 ) -> dict[str, Any]:
     """Benchmark each model; returns the 'models' part of the report (first model = baseline).
 
-    With `windows_csv` (a landmark replay CSV), models taking one (1, steps, 64) window get real
-    windows cut from it; the others, and every model without it, get random valid inputs.
+    With `windows_csv` (a landmark replay CSV), models taking one (1, steps, channels) window get
+    real windows cut from it; the others, and every model without it, get random valid inputs.
     """
     for path in paths:
         check_model_file(path)
     rng = np.random.default_rng(seed)
     proc = psutil.Process()
+    imports = _import_runtimes(paths, proc)
     windows = None
     if windows_csv is not None:
+        from edge.config import ClassifierConfig
         from edge.features import WINDOW_CHANNELS
 
-        windows = replay_windows(windows_csv, steps=_first_input_steps(paths[0], WINDOW_CHANNELS))
+        shipped = ClassifierConfig()  # the window the shipped model is trained on (0.6 s)
+        windows = replay_windows(
+            windows_csv,
+            steps=_first_input_steps(paths[0], WINDOW_CHANNELS),
+            window_s=shipped.window_s,
+            max_gap_s=shipped.max_gap_s,
+        )
     loaded = [_load(path, threads, rng, proc, windows) for path in paths]
     for model, label in zip(loaded, display_names(paths), strict=True):
         model.result["name"] = label
@@ -337,6 +375,7 @@ def run_model_bench(
             "timed_section": "interpreter.invoke() only (inputs set before the clock starts)",
             "interleaved_rounds_of": ROUND_SIZE,
             "seed": seed,
+            "runtime_imports": imports,
         },
         "models": results,
     }
@@ -377,8 +416,10 @@ def model_tables(report: dict[str, Any]) -> list[Any]:
         rows.append(
             [
                 m["name"],
+                m.get("runtime", "-"),
                 fmt(m["size_bytes"] / 1024, 1),
                 fmt(m["init_ms"], 2),
+                fmt(m.get("rss_added_by_init_mb"), 1),
                 fmt(m["first_invoke_us"], 1),
                 fmt(w.get("mean_us"), 1),
                 fmt(s.get("min_us"), 1),
@@ -399,11 +440,26 @@ def model_tables(report: dict[str, Any]) -> list[Any]:
         "median ÷ first: this model's median latency over the first model's "
         "(12.00x = the first model is 12 times faster).",
         f"inputs: {st['inputs']}.",
+        "init MB: RSS added by loading the model (init ms: the load and allocation).",
     ]
+    notes += [f"not measured: {why}" for why in report.get("skipped_models") or ()]
+    imports = st.get("runtime_imports") or {}
+    if imports:
+        notes.append(
+            "runtime import (once per process, not in init; ~0 when already imported): "
+            + ", ".join(
+                f"{name} {info.get('version') or '?'} {fmt(info['import_ms'], 1)} ms "
+                f"+{fmt(info['rss_added_mb'], 1)} MB"
+                for name, info in imports.items()
+            )
+            + "."
+        )
     headers = [
         "model",
+        "runtime",
         "KB",
         "init ms",
+        "init MB",
         "first µs",
         "warm-up µs",
         "min µs",

@@ -51,10 +51,11 @@ def _machine_line(report: dict[str, Any]) -> str:
     m = report.get("machine", {})
     board = f"{m.get('board')}, " if m.get("board") else ""
     pk = m.get("packages", {})
+    ort = f"onnxruntime {pk['onnxruntime']}, " if pk.get("onnxruntime") else ""
     return (
         f"{board}{m.get('cpu_model')} ({m.get('arch')}, {m.get('cores_usable')} cores usable), "
         f"{m.get('os')}, Python {m.get('python')}, ai-edge-litert {pk.get('ai-edge-litert')}, "
-        f"mediapipe {pk.get('mediapipe')}, numpy {pk.get('numpy')}; "
+        f"{ort}mediapipe {pk.get('mediapipe')}, numpy {pk.get('numpy')}; "
         f"load at start {m.get('load_average_at_start')}"
     )
 

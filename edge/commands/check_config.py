@@ -35,16 +35,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _classifier(config: Config) -> str:
+    from edge.classifier import runtime_for
     from edge.pipeline import Pipeline, load_classifier
 
     classifier = load_classifier(config)
     Pipeline(config, classifier)  # refuses a model built for other features
+    runtime = runtime_for(config.resolve_path(config.classifier.model)).label  # LiteRT / ONNX
     sums = (
         f"sha256 of both matches {config.classifier.checksums}, " if config.checksums_path() else ""
     )
     return (
         f"classifier.model {config.classifier.model} and labels {config.classifier.labels}: "
-        f"{sums}LiteRT loads it ({classifier.steps} x {classifier.channels} in, "
+        f"{sums}{runtime} loads it ({classifier.steps} x {classifier.channels} in, "
         f"{len(classifier.labels)} labels)"
     )
 

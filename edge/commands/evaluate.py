@@ -1,8 +1,9 @@
-"""`sign2sound eval`: measure a .tflite letter model on any landmark CSV in the project's format.
+"""`sign2sound eval`: measure a .tflite or .onnx letter model on any landmark CSV.
 
 Anyone can record their own CSV (see README "Model: train, export, evaluate") and see how the
 shipped model does on their hands: per-letter and overall top-1, confusion matrix (text + PNG),
-per-clip accuracy, INT8-vs-float agreement, model size and mean invoke time.
+per-clip accuracy, top-1 agreement with a second model (INT8 against float, or an .onnx in ONNX
+Runtime against the LiteRT model the daemon runs), model size and mean invoke time.
 
 Word streams (rows of one `sequence` whose label is a word, see edge.dataset) are replayed through
 the daemon's own Pipeline (edge.word_eval): per-word output and edit distance, character error
@@ -43,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         type=Path,
         default=None,
-        help="the .tflite to measure (default: classifier.model of the config, the shipped model)",
+        help="the model to measure: a .tflite (LiteRT) or an .onnx (ONNX Runtime, the 'onnx' "
+        "extra); default: classifier.model of the config, the shipped model",
     )
     parser.add_argument(
         "--labels",
@@ -59,7 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "shipped model, none for others)",
     )
     parser.add_argument(
-        "--float-model", type=Path, default=None, help="float .tflite to measure INT8 agreement"
+        "--float-model",
+        type=Path,
+        default=None,
+        help="a second model whose top-1 agreement with --model is reported (a float .tflite "
+        "for INT8 fidelity); default for an .onnx --model: classifier.model of the config, "
+        "the shipped INT8",
     )
     parser.add_argument(
         "--sources",
@@ -204,8 +211,8 @@ def _letters(args: argparse.Namespace, config, table) -> None:
     checksums = args.checksums
     if checksums is None and model.resolve() == SHIPPED_MODEL:
         checksums = MODELS_DIR / "SHA256SUMS"
-    clf = LetterClassifier(model, labels, checksums)
-    ref = LetterClassifier(args.float_model, labels, None) if args.float_model else None
+    clf = LetterClassifier(model, labels, checksums)  # an .onnx runs in ONNX Runtime
+    ref = _reference(args, config, clf, labels)
     if args.profile is not None:
         from edge.adaptation import AdaptedClassifier
         from edge.signer_profile import load_adapter
@@ -216,9 +223,9 @@ def _letters(args: argparse.Namespace, config, table) -> None:
     windows = eval_windows(table, list(clf.labels), seed=args.seed)
     rep, conf = report(clf, windows, reference=ref)
 
-    print(f"model {model} ({rep.model_bytes} bytes), {rep.n} windows")
+    print(f"model {model} ({rep.model_bytes} bytes, {rep.runtime}), {rep.n} windows")
     print(f"top-1 {rep.top1:.4f}   mean invoke {rep.mean_invoke_us:.1f} us", end="")
-    print(f"   INT8-vs-float top-1 agreement {rep.agreement:.4f}" if ref else "")
+    print(f"   top-1 agreement with {ref.model_path.name} {rep.agreement:.4f}" if ref else "")
     for src, acc in rep.per_source.items():
         print(f"  source {src}: {acc:.4f}")
     if rep.static_top1 is not None:
@@ -252,6 +259,20 @@ def _letters(args: argparse.Namespace, config, table) -> None:
                 f"{model.name}: top-1 {rep.top1:.3f} on {rep.n} windows",
             )
         print(f"wrote {args.out}/report.json, confusion.txt, confusion.png")
+
+
+def _reference(args: argparse.Namespace, config, clf, labels: Path):
+    """The model to report top-1 agreement with: --float-model, or for an ONNX model the TFLite
+    model the daemon runs (so ONNX Runtime is checked against LiteRT), else none."""
+    from edge.classifier import LetterClassifier
+
+    if args.float_model:
+        return LetterClassifier(args.float_model, labels, None)
+    if clf.runtime.package != "onnxruntime":
+        return None
+    cls = config.classifier
+    checksums = config.resolve_path(cls.checksums) if cls.checksums else None
+    return LetterClassifier(config.resolve_path(cls.model), labels, checksums)
 
 
 def _words(args: argparse.Namespace, config, table, out: Path | None) -> dict:
