@@ -368,6 +368,54 @@ def concat_tables(tables: Iterable[LandmarkTable]) -> LandmarkTable:
     return LandmarkTable(**{k: np.concatenate([getattr(t, k) for t in tables]) for k in _FIELDS})
 
 
+class SequenceGroups:
+    """The rows of each sequence of a file (a clip or a word stream) gathered whole from tables
+    read in chunks: a sequence cut by a chunk boundary is carried over to the next chunk.
+
+    A sequence is the rows sharing `sequence` in one file; it ends where another sequence of the
+    file starts (rows without a sequence in between are not part of it) or at the next file.
+    Only the open sequence is held, so memory is bounded by the longest sequence, not the file;
+    this needs the rows of one sequence to be together, which every recorder writes: rows of a
+    sequence that come back after another one are refused, naming the line.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str] | None = None
+        self._parts: list[LandmarkTable] = []
+        self._ended: dict[tuple[str, str], int] = {}  # finished sequence -> its last line
+
+    def add(self, table: LandmarkTable) -> list[LandmarkTable]:
+        """The sequences that ended within `table` (rows with a `sequence`; others are ignored)."""
+        rows = np.flatnonzero(table.sequence != "")
+        if not len(rows):
+            return []
+        keys = list(zip(table.path[rows].tolist(), table.sequence[rows].tolist(), strict=True))
+        starts = [0, *(i for i in range(1, len(keys)) if keys[i] != keys[i - 1]), len(keys)]
+        done = []
+        for a, b in zip(starts[:-1], starts[1:], strict=True):
+            key, part = keys[a], table.select(rows[a:b])
+            if key != self._key:
+                if key in self._ended:
+                    raise DataError(
+                        f"{key[0]}: line {part.line[0]}: rows of sequence {key[1]!r} again after "
+                        f"other sequences (it ended at line {self._ended[key]}): the rows of one "
+                        "clip or word stream must be together"
+                    )
+                done.extend(self.finish())
+                self._key = key
+            self._parts.append(part)
+        return done
+
+    def finish(self) -> list[LandmarkTable]:
+        """The open sequence, once the input has ended (or moved on)."""
+        if self._key is None:
+            return []
+        table = concat_tables(self._parts)
+        self._ended[self._key] = int(table.line[-1])
+        self._key, self._parts = None, []
+        return [table]
+
+
 def landmark_files(paths: Iterable[str | Path]) -> list[Path]:
     """The CSVs named, a folder standing for every *.csv and *.csv.gz in it (sorted)."""
     files: list[Path] = []

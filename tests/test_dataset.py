@@ -219,3 +219,38 @@ def test_a_row_without_a_source_takes_the_file_name(tmp_path: Path) -> None:
     header = [*HEADER, "source"]
     path = _write(tmp_path, header, [[*_good_row(), "me"], [*_good_row(), ""]])
     assert list(load_landmark_csv(path).source) == ["me", "bad"]
+
+
+CLIP = Path(__file__).parent / "fixtures" / "lart101_H_clip.csv"
+
+
+def test_a_sequence_cut_by_chunks_is_gathered_whole(tmp_path: Path) -> None:
+    """edge.dataset.SequenceGroups: a clip across chunk boundaries comes out whole, once the
+    next sequence starts or the input ends; single frames in between are not part of it."""
+    from edge.dataset import SequenceGroups, read_many
+
+    lines = CLIP.read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    seq = header.split(",").index("sequence")
+
+    def renamed(row: str, name: str) -> str:
+        fields = row.split(",")
+        fields[seq] = name
+        return ",".join(fields)
+
+    single = renamed(rows[0], "")
+    body = [*(renamed(r, "a") for r in rows[:30]), single, *(renamed(r, "b") for r in rows)]
+    path = tmp_path / "two.csv"
+    path.write_text("\n".join([header, *body]) + "\n")
+    groups = SequenceGroups()
+    done = []
+    for chunk in read_many([path], chunk_rows=7):
+        done += [(g.sequence[0], len(g), int(g.line[0])) for g in groups.add(chunk)]
+    assert done == [("a", 30, 2)]  # b is still open: its end is not known yet
+    assert [(g.sequence[0], len(g)) for g in groups.finish()] == [("b", len(rows))]
+    # rows of a sequence that come back after another one are refused, naming the line
+    path.write_text("\n".join([header, *body, renamed(rows[0], "a")]) + "\n")
+    groups = SequenceGroups()
+    with pytest.raises(DataError, match=rf"{path}: line {len(body) + 2}: rows of sequence 'a'"):
+        for chunk in read_many([path], chunk_rows=7):
+            groups.add(chunk)
