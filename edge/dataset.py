@@ -286,8 +286,8 @@ def read_landmark_csv(
                     )
                 if chunk_rows is not None and len(rows.labels) >= chunk_rows:
                     n_rows += len(rows.labels)
-                    yield rows.table(path)
-                    rows = _Rows(opt_idx)
+                    table, rows = rows.table(path), _Rows(opt_idx)  # the text goes before
+                    yield table
         except csv.Error as exc:
             raise DataError(f"{path}: line {reader.line_num}: malformed CSV: {exc}") from exc
         except UnicodeDecodeError as exc:
@@ -297,7 +297,8 @@ def read_landmark_csv(
                 f"{path}: line {reader.line_num + 1}: not a readable gzip file: {exc}"
             ) from exc
     if rows.labels:
-        yield rows.table(path)
+        table, rows = rows.table(path), None
+        yield table
     elif not n_rows:
         raise DataError(f"{path}: no data rows after the header")
 
