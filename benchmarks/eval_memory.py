@@ -18,9 +18,10 @@ The files are built once in --workdir and reused (the same bytes every time), so
 run another checkout of the project (e.g. main before the change, `git archive` into a folder)
 on exactly the same input:
 
-    git archive 5a8d5e4 | tar -x -C /tmp/eval-before
-    .venv/bin/python benchmarks/eval_memory.py --sizes 50,200 --kinds letters,words \\
-        --model /path/to/letters_int8.tflite --before /tmp/eval-before \\
+    mkdir -p /tmp/eval-before/main-9fa7b66
+    git archive 9fa7b66 | tar -x -C /tmp/eval-before/main-9fa7b66
+    .venv/bin/python benchmarks/eval_memory.py --sizes 10,50,200 --kinds letters,words \\
+        --before /tmp/eval-before/main-9fa7b66 \\
         --json benchmarks/results/x86_64-amd-epyc-eval-memory.json \\
         --markdown benchmarks/results/x86_64-amd-epyc-eval-memory.md
 

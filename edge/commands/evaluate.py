@@ -39,7 +39,7 @@ HELP = (
 SHIPPED_MODEL = MODELS_DIR / "letters_int8.tflite"
 # rows read and scored at a time: a row is about 11 KB in flight (its text, its 20 x 67 window),
 # so 5000 rows take about 55 MB beside the 70 MB of Python, numpy and LiteRT, whatever the size
-# of the file (benchmarks/eval_memory.py: 123 MB peak)
+# of the file (benchmarks/eval_memory.py: 124 MB peak)
 CHUNK_ROWS = 5000
 
 
