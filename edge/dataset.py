@@ -19,7 +19,7 @@ import gzip
 import io
 import math
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,51 +184,79 @@ def _number(text: str, column: str, where: str) -> float:
     return value
 
 
+def _open_csv(path: Path) -> io.TextIOBase:
+    try:
+        return open_text(path)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open landmark CSV: {exc.strerror or exc}") from exc
+
+
+def _read_header(path: Path, reader) -> tuple[dict[str, int], int]:
+    """Column name -> index and the number of fields, checked: the label and all 63 coordinate
+    columns are there."""
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataError(f"{path}: line 1: empty file, expected a header row") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: line 1: unreadable header: {exc}") from exc
+    except (OSError, EOFError) as exc:  # a .gz that is not gzip, or cut short
+        raise DataError(f"{path}: not a readable gzip file: {exc}") from exc
+    index = {name.strip(): i for i, name in enumerate(header)}
+    missing = [c for c in ("label", *COORD_COLUMNS) if c not in index]
+    if missing:
+        shown = ", ".join(missing[:6]) + (" …" if len(missing) > 6 else "")
+        present = sum(c in index for c in COORD_COLUMNS)
+        raise DataError(
+            f"{path}: line 1: missing column(s) {shown} (need label and x0,y0,z0 … "
+            f"x20,y20,z20: {FEATURE_DIM} coordinates, found {present})"
+        )
+    return index, len(header)
+
+
+def check_header(path: str | Path) -> None:
+    """Raise the DataError `read_landmark_csv` would for a file that cannot be opened or whose
+    header lacks a column: cheap, so a run over many files fails before the work, not after."""
+    path = Path(path)
+    with _open_csv(path) as handle:
+        _read_header(path, csv.reader(handle))
+
+
 def load_landmark_csv(
     path: str | Path, *, allowed_labels: Iterable[str] = DEFAULT_LABELS, words: bool = False
 ) -> LandmarkTable:
-    """Read one CSV (or .csv.gz) in the project's format, checking every row.
+    """Read one CSV (or .csv.gz) in the project's format, checking every row (see
+    `read_landmark_csv` for what is refused)."""
+    return concat_tables(read_landmark_csv(path, allowed_labels=allowed_labels, words=words))
+
+
+def read_landmark_csv(
+    path: str | Path,
+    *,
+    allowed_labels: Iterable[str] = DEFAULT_LABELS,
+    words: bool = False,
+    chunk_rows: int | None = None,
+) -> Iterator[LandmarkTable]:
+    """The rows of one CSV (or .csv.gz) as tables of at most `chunk_rows` rows (None: one table),
+    in file order, so a file of any size can be scored in bounded memory.
 
     Raises DataError naming the file and line for: a missing file, a missing label or coordinate
     column, a row with the wrong number of fields, a coordinate that is empty, not a number, NaN
     or infinite, a label outside `allowed_labels` (with `words`, a word label is allowed too),
-    and a `truth` that is not a letter or `_`.
+    a `truth` that is not a letter or `_`, and a file without data rows. A row without a source
+    takes the file's name (`csv_name`).
     """
     path = Path(path)
     allowed = frozenset(allowed_labels)
     truth_allowed = frozenset((*LETTERS, BACKGROUND, ""))
-    try:
-        handle = open_text(path)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot open landmark CSV: {exc.strerror or exc}") from exc
-    with handle:
+    with _open_csv(path) as handle:
         reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataError(f"{path}: line 1: empty file, expected a header row") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: line 1: unreadable header: {exc}") from exc
-        except (OSError, EOFError) as exc:  # a .gz that is not gzip, or cut short
-            raise DataError(f"{path}: not a readable gzip file: {exc}") from exc
-        header = [h.strip() for h in header]
-        index = {name: i for i, name in enumerate(header)}
-        missing = [c for c in ("label", *COORD_COLUMNS) if c not in index]
-        if missing:
-            shown = ", ".join(missing[:6]) + (" …" if len(missing) > 6 else "")
-            present = sum(c in index for c in COORD_COLUMNS)
-            raise DataError(
-                f"{path}: line 1: missing column(s) {shown} (need label and x0,y0,z0 … "
-                f"x20,y20,z20: {FEATURE_DIM} coordinates, found {present})"
-            )
+        index, ncols = _read_header(path, reader)
+        label_idx = index["label"]
         coord_idx = [index[c] for c in COORD_COLUMNS]
         opt_idx = {c: index.get(c) for c in (*OPTIONAL_COLUMNS, TRUTH_COLUMN)}
-        ncols = len(header)
-
-        labels: list[str] = []
-        coords: list[list[str]] = []
-        lines: list[int] = []
-        opts: dict[str, list[str]] = {c: [] for c in opt_idx}
+        rows = _Rows(opt_idx)
+        n_rows = 0
         try:
             for row in reader:
                 lineno = reader.line_num
@@ -239,23 +267,27 @@ def load_landmark_csv(
                         f"{path}: line {lineno}: expected {ncols} fields like the header, "
                         f"got {len(row)} (wrong number of coordinates?)"
                     )
-                label = row[index["label"]].strip()
+                label = row[label_idx].strip()
                 if label not in allowed and not (words and is_word_label(label)):
                     also = " or a word (two or more letters A-Z)" if words else ""
                     raise DataError(
                         f"{path}: line {lineno}: unknown label {label!r} "
                         f"(expected one of {' '.join(sorted(allowed))}{also})"
                     )
-                labels.append(label)
-                coords.append([row[i] for i in coord_idx])
-                lines.append(lineno)
+                rows.labels.append(label)
+                rows.coords.append([row[i] for i in coord_idx])
+                rows.lines.append(lineno)
                 for c, i in opt_idx.items():
-                    opts[c].append(row[i].strip() if i is not None else "")
-                if opts[TRUTH_COLUMN][-1] not in truth_allowed:
+                    rows.opts[c].append(row[i].strip() if i is not None else "")
+                if rows.opts[TRUTH_COLUMN][-1] not in truth_allowed:
                     raise DataError(
-                        f"{path}: line {lineno}: truth {opts[TRUTH_COLUMN][-1]!r} is not a "
+                        f"{path}: line {lineno}: truth {rows.opts[TRUTH_COLUMN][-1]!r} is not a "
                         f"letter A-Z or {BACKGROUND} (what the hand does in this frame)"
                     )
+                if chunk_rows is not None and len(rows.labels) >= chunk_rows:
+                    n_rows += len(rows.labels)
+                    table, rows = rows.table(path), _Rows(opt_idx)  # the text goes before
+                    yield table
         except csv.Error as exc:
             raise DataError(f"{path}: line {reader.line_num}: malformed CSV: {exc}") from exc
         except UnicodeDecodeError as exc:
@@ -264,55 +296,67 @@ def load_landmark_csv(
             raise DataError(
                 f"{path}: line {reader.line_num + 1}: not a readable gzip file: {exc}"
             ) from exc
-
-    if not labels:
+    if rows.labels:
+        table, rows = rows.table(path), None
+        yield table
+    elif not n_rows:
         raise DataError(f"{path}: no data rows after the header")
-    line_arr = np.asarray(lines, dtype=np.int64)
-    try:
-        xyz = np.asarray(coords, dtype=np.float32)
-    except ValueError:
-        xyz = None
-    if xyz is None or not np.isfinite(xyz).all():
-        # locate the first bad value row by row (rare path, only for broken files)
-        for r, values in enumerate(coords):
-            for col, text in zip(COORD_COLUMNS, values, strict=True):
-                where = f"{path}: line {lines[r]}"
-                if text.strip() == "":
-                    raise DataError(f"{where}: column {col} is empty")
-                _number(text, col, where)
-        raise DataError(f"{path}: a coordinate is out of float32 range")
 
-    where0 = f"{path}: line"
 
-    def numbers(column: str) -> np.ndarray:
-        values = opts[column]
-        out = np.full(len(values), np.nan)
-        for r, text in enumerate(values):
-            if text:
-                out[r] = _number(text, column, f"{where0} {lines[r]}")
-        return out
+class _Rows:
+    """The text of the rows read so far (one chunk), turned into a checked LandmarkTable."""
 
-    frame = numbers("frame")
-    frame = np.where(np.isfinite(frame), frame, -1).astype(np.int64)
-    source = np.asarray(opts["source"], dtype=str)
-    if not any(opts["source"]):
-        source = np.full(len(labels), csv_name(path))
-    return LandmarkTable(
-        labels=np.asarray(labels, dtype=str),
-        coords=xyz,
-        handedness=np.asarray(opts["handedness"], dtype=str),
-        width=numbers("width"),
-        height=numbers("height"),
-        source=source,
-        signer=np.asarray(opts["signer"], dtype=str),
-        sequence=np.asarray(opts["sequence"], dtype=str),
-        frame=frame,
-        t_ms=numbers("t_ms"),
-        path=np.full(len(labels), str(path)),
-        line=line_arr,
-        score=numbers("score"),
-        truth=np.asarray(opts[TRUTH_COLUMN], dtype=str),
-    )
+    def __init__(self, opt_idx: dict[str, int | None]) -> None:
+        self.labels: list[str] = []
+        self.coords: list[list[str]] = []
+        self.lines: list[int] = []
+        self.opts: dict[str, list[str]] = {c: [] for c in opt_idx}
+
+    def table(self, path: Path) -> LandmarkTable:
+        labels, coords, lines, opts = self.labels, self.coords, self.lines, self.opts
+        try:
+            xyz = np.asarray(coords, dtype=np.float32)
+        except ValueError:
+            xyz = None
+        if xyz is None or not np.isfinite(xyz).all():
+            # locate the first bad value row by row (rare path, only for broken files)
+            for r, values in enumerate(coords):
+                for col, text in zip(COORD_COLUMNS, values, strict=True):
+                    where = f"{path}: line {lines[r]}"
+                    if text.strip() == "":
+                        raise DataError(f"{where}: column {col} is empty")
+                    _number(text, col, where)
+            raise DataError(f"{path}: a coordinate is out of float32 range")
+
+        def numbers(column: str) -> np.ndarray:
+            values = opts[column]
+            out = np.full(len(values), np.nan)
+            for r, text in enumerate(values):
+                if text:
+                    out[r] = _number(text, column, f"{path}: line {lines[r]}")
+            return out
+
+        frame = numbers("frame")
+        frame = np.where(np.isfinite(frame), frame, -1).astype(np.int64)
+        source = np.asarray(opts["source"], dtype=str)
+        if not source.all():
+            source = np.where(source == "", csv_name(path), source)
+        return LandmarkTable(
+            labels=np.asarray(labels, dtype=str),
+            coords=xyz,
+            handedness=np.asarray(opts["handedness"], dtype=str),
+            width=numbers("width"),
+            height=numbers("height"),
+            source=source,
+            signer=np.asarray(opts["signer"], dtype=str),
+            sequence=np.asarray(opts["sequence"], dtype=str),
+            frame=frame,
+            t_ms=numbers("t_ms"),
+            path=np.full(len(labels), str(path)),
+            line=np.asarray(lines, dtype=np.int64),
+            score=numbers("score"),
+            truth=np.asarray(opts[TRUTH_COLUMN], dtype=str),
+        )
 
 
 def concat_tables(tables: Iterable[LandmarkTable]) -> LandmarkTable:
@@ -320,11 +364,61 @@ def concat_tables(tables: Iterable[LandmarkTable]) -> LandmarkTable:
     tables = list(tables)
     if not tables:
         raise DataError("no landmark CSVs given")
+    if len(tables) == 1:
+        return tables[0]  # no copy of a whole file
     return LandmarkTable(**{k: np.concatenate([getattr(t, k) for t in tables]) for k in _FIELDS})
 
 
-def load_many(paths: Iterable[str | Path], **kwargs) -> LandmarkTable:
-    """Load several CSVs (or every *.csv and *.csv.gz under a folder) into one table."""
+class SequenceGroups:
+    """The rows of each sequence of a file (a clip or a word stream) gathered whole from tables
+    read in chunks: a sequence cut by a chunk boundary is carried over to the next chunk.
+
+    A sequence is the rows sharing `sequence` in one file; it ends where another sequence of the
+    file starts (rows without a sequence in between are not part of it) or at the next file.
+    Only the open sequence is held, so memory is bounded by the longest sequence, not the file;
+    this needs the rows of one sequence to be together, which every recorder writes: rows of a
+    sequence that come back after another one are refused, naming the line.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str] | None = None
+        self._parts: list[LandmarkTable] = []
+        self._ended: dict[tuple[str, str], int] = {}  # finished sequence -> its last line
+
+    def add(self, table: LandmarkTable) -> list[LandmarkTable]:
+        """The sequences that ended within `table` (rows with a `sequence`; others are ignored)."""
+        rows = np.flatnonzero(table.sequence != "")
+        if not len(rows):
+            return []
+        keys = list(zip(table.path[rows].tolist(), table.sequence[rows].tolist(), strict=True))
+        starts = [0, *(i for i in range(1, len(keys)) if keys[i] != keys[i - 1]), len(keys)]
+        done = []
+        for a, b in zip(starts[:-1], starts[1:], strict=True):
+            key, part = keys[a], table.select(rows[a:b])
+            if key != self._key:
+                if key in self._ended:
+                    raise DataError(
+                        f"{key[0]}: line {part.line[0]}: rows of sequence {key[1]!r} again after "
+                        f"other sequences (it ended at line {self._ended[key]}): the rows of one "
+                        "clip or word stream must be together"
+                    )
+                done.extend(self.finish())
+                self._key = key
+            self._parts.append(part)
+        return done
+
+    def finish(self) -> list[LandmarkTable]:
+        """The open sequence, once the input has ended (or moved on)."""
+        if self._key is None:
+            return []
+        table = concat_tables(self._parts)
+        self._ended[self._key] = int(table.line[-1])
+        self._key, self._parts = None, []
+        return [table]
+
+
+def landmark_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The CSVs named, a folder standing for every *.csv and *.csv.gz in it (sorted)."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -335,4 +429,21 @@ def load_many(paths: Iterable[str | Path], **kwargs) -> LandmarkTable:
             files.extend(found)
         else:
             files.append(p)
-    return concat_tables(load_landmark_csv(f, **kwargs) for f in files)
+    return files
+
+
+def read_many(
+    paths: Iterable[str | Path], *, chunk_rows: int | None = None, **kwargs
+) -> Iterator[LandmarkTable]:
+    """The rows of several CSVs (or folders of them) as tables of at most `chunk_rows` rows, file
+    by file; every file is opened and its header checked before the first row is read."""
+    files = landmark_files(paths)
+    for f in files:
+        check_header(f)
+    for f in files:
+        yield from read_landmark_csv(f, chunk_rows=chunk_rows, **kwargs)
+
+
+def load_many(paths: Iterable[str | Path], **kwargs) -> LandmarkTable:
+    """Load several CSVs (or every *.csv and *.csv.gz under a folder) into one table."""
+    return concat_tables(read_many(paths, **kwargs))

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import math
 import statistics
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from edge.dataset import (
     BACKGROUND,
     DataError,
     LandmarkTable,
+    SequenceGroups,
     csv_name,
     is_word_label,
     letters_per_second,
@@ -78,64 +80,86 @@ class WordStream:
 
 
 def word_streams(table: LandmarkTable) -> list[WordStream]:
-    """The word streams of a table loaded with `words=True`, in file order.
+    """The word streams of a table loaded with `words=True`, in file order (see
+    `WordStreamReader` for what is refused)."""
+    reader = WordStreamReader()
+    return [*reader.add(table), *reader.finish()]
+
+
+class WordStreamReader:
+    """Word streams from tables read in chunks (edge.dataset.read_many), each one as soon as
+    all its rows are in, so a file of any size is replayed holding one stream at a time.
 
     One line naming the file and line for: a word row without `sequence`, `frame` or `t_ms`; a
     sequence whose label changes (a word stream spells one word); a frame number twice or a time
-    going backwards against the frame order.
+    going backwards against the frame order; rows of a sequence that come back after another
+    sequence (edge.dataset.SequenceGroups).
     """
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, label in enumerate(table.labels.tolist()):
-        key = (str(table.path[i]), str(table.sequence[i]))
-        if is_word_label(label) and not key[1]:
-            raise DataError(
-                f"{key[0]}: line {table.line[i]}: word label {label!r} without a sequence "
-                "(the rows of one word stream share a sequence name)"
-            )
-        if key[1]:
-            groups.setdefault(key, []).append(i)
-    aspect = table.aspect()
-    streams = []
-    for (path, sequence), rows in groups.items():
-        labels = table.labels[rows].tolist()
-        if not any(is_word_label(label) for label in labels):
-            continue  # a letter clip: the letter evaluation's business
-        word = labels[0]
-        for i, label in zip(rows, labels, strict=True):
-            where = f"{path}: line {table.line[i]}"
-            if label != word:
+
+    def __init__(self) -> None:
+        self._groups = SequenceGroups()
+
+    def add(self, table: LandmarkTable) -> list[WordStream]:
+        """The streams that ended within `table`; rows of letter clips are skipped."""
+        for i in np.flatnonzero(table.sequence == "").tolist():
+            label = str(table.labels[i])
+            if is_word_label(label):
                 raise DataError(
-                    f"{where}: label {label!r} in word sequence {sequence!r}, which "
-                    f"spells {word!r} from line {table.line[rows[0]]} (one word per sequence)"
+                    f"{table.path[i]}: line {table.line[i]}: word label {label!r} without a "
+                    "sequence (the rows of one word stream share a sequence name)"
                 )
-            if table.frame[i] < 0 or not np.isfinite(table.t_ms[i]):
-                raise DataError(f"{where}: a word stream row needs frame and t_ms")
-        replay = [
-            ReplayRow(
-                frame=int(table.frame[i]),
-                t=float(table.t_ms[i]) / 1000.0,
-                landmarks=table.coords[i].reshape(21, 3),
-                handedness=str(table.handedness[i]) or None,
-                score=float(table.score[i]) if np.isfinite(table.score[i]) else 0.0,
-                aspect=float(aspect[i]),
-                line=int(table.line[i]),
+        return _streams_of(self._groups.add(table))
+
+    def finish(self) -> list[WordStream]:
+        """The last stream, once the input has ended."""
+        return _streams_of(self._groups.finish())
+
+
+def _streams_of(groups: list[LandmarkTable]) -> list[WordStream]:
+    streams = (_word_stream(g) for g in groups)
+    return [s for s in streams if s is not None]
+
+
+def _word_stream(table: LandmarkTable) -> WordStream | None:
+    """The rows of one sequence as a checked word stream; None for a letter clip."""
+    labels = table.labels.tolist()
+    if not any(is_word_label(label) for label in labels):
+        return None  # a letter clip: the letter evaluation's business
+    path, sequence = str(table.path[0]), str(table.sequence[0])
+    word = labels[0]
+    for i, label in enumerate(labels):
+        where = f"{path}: line {table.line[i]}"
+        if label != word:
+            raise DataError(
+                f"{where}: label {label!r} in word sequence {sequence!r}, which "
+                f"spells {word!r} from line {table.line[0]} (one word per sequence)"
             )
-            for i in rows
-        ]
-        ordered, frame_dt = order_replay_rows(replay, path)
-        truth_of = {int(table.line[i]): str(table.truth[i]) for i in rows}
-        streams.append(
-            WordStream(
-                word=word,
-                sequence=sequence,
-                path=path,
-                source=str(table.source[rows[0]]),
-                rows=ordered,
-                frame_dt=frame_dt,
-                truth=[truth_of[r.line] for r in ordered],
-            )
+        if table.frame[i] < 0 or not np.isfinite(table.t_ms[i]):
+            raise DataError(f"{where}: a word stream row needs frame and t_ms")
+    aspect = table.aspect()
+    replay = [
+        ReplayRow(
+            frame=int(table.frame[i]),
+            t=float(table.t_ms[i]) / 1000.0,
+            landmarks=table.coords[i].reshape(21, 3),
+            handedness=str(table.handedness[i]) or None,
+            score=float(table.score[i]) if np.isfinite(table.score[i]) else 0.0,
+            aspect=float(aspect[i]),
+            line=int(table.line[i]),
         )
-    return streams
+        for i in range(len(table))
+    ]
+    ordered, frame_dt = order_replay_rows(replay, path)
+    truth_of = {int(line): str(truth) for line, truth in zip(table.line, table.truth, strict=True)}
+    return WordStream(
+        word=word,
+        sequence=sequence,
+        path=path,
+        source=str(table.source[0]),
+        rows=ordered,
+        frame_dt=frame_dt,
+        truth=[truth_of[r.line] for r in ordered],
+    )
 
 
 @dataclass(frozen=True)
@@ -325,19 +349,48 @@ def replay_word(
     return result
 
 
+class WordEvaluation:
+    """Every stream under every condition, each replay through a fresh pipeline from
+    `new_pipeline`, one stream at a time: only the (small) per-word results are kept."""
+
+    def __init__(
+        self,
+        conds: Sequence[Condition],
+        new_pipeline: Callable[[], Any],
+        *,
+        tail_s: float = TAIL_S,
+    ) -> None:
+        self.conds = list(conds)
+        self.new_pipeline = new_pipeline
+        self.tail_s = tail_s
+        self.streams = 0
+        self.seconds = 0.0  # spent replaying, the figure behind the report's ms per frame
+        self._by_condition: list[list[WordResult]] = [[] for _ in self.conds]
+
+    def add(self, stream: WordStream) -> None:
+        start = time.perf_counter()
+        for results, condition in zip(self._by_condition, self.conds, strict=True):
+            results.append(replay_word(stream, condition, self.new_pipeline(), tail_s=self.tail_s))
+        self.streams += 1
+        self.seconds += time.perf_counter() - start
+
+    def results(self) -> list[WordResult]:
+        """Condition by condition, the streams in the order they were added."""
+        return [r for results in self._by_condition for r in results]
+
+
 def evaluate_words(
-    streams: Sequence[WordStream],
+    streams: Iterable[WordStream],
     conds: Sequence[Condition],
     new_pipeline: Callable[[], Any],
     *,
     tail_s: float = TAIL_S,
 ) -> list[WordResult]:
-    """Every stream under every condition, each through a fresh pipeline from `new_pipeline`."""
-    return [
-        replay_word(stream, condition, new_pipeline(), tail_s=tail_s)
-        for condition in conds
-        for stream in streams
-    ]
+    """Every stream under every condition (`WordEvaluation`), condition by condition."""
+    evaluation = WordEvaluation(conds, new_pipeline, tail_s=tail_s)
+    for stream in streams:
+        evaluation.add(stream)
+    return evaluation.results()
 
 
 def score(results: Iterable[WordResult]) -> dict[str, Any]:

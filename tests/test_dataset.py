@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +177,80 @@ def test_word_labels_only_where_word_streams_are_expected(tmp_path: Path) -> Non
     path = _write(tmp_path, header, [[*_good_row("HI"), "w1", "H"], [*_good_row("HI"), "w1", "h"]])
     with pytest.raises(DataError, match=r"line 3: truth 'h' is not a letter A-Z or _"):
         load_landmark_csv(path, words=True)
+
+
+def test_a_file_read_in_chunks_is_the_whole_file(tmp_path: Path) -> None:
+    """`read_landmark_csv(chunk_rows=N)`: tables of N rows in file order that together are
+    exactly what the whole-file load gives (the bounded-memory path of `sign2sound eval`)."""
+    from edge.dataset import concat_tables, read_landmark_csv
+
+    whole = load_landmark_csv(FIXTURE)
+    chunks = list(read_landmark_csv(FIXTURE, chunk_rows=7))
+    assert [len(c) for c in chunks] == [7] * 17 + [1]
+    joined = concat_tables(chunks)
+    for name in whole.__dataclass_fields__:
+        a, b = getattr(joined, name), getattr(whole, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+    # a bad row far into the file is named by its line, after the good chunks before it
+    lines = FIXTURE.read_text().splitlines()
+    lines[99] = lines[99].replace(lines[99].split(",")[0], "a?", 1)
+    bad = tmp_path / "late.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    reader = read_landmark_csv(bad, chunk_rows=10)
+    assert sum(len(c) for c in itertools.islice(reader, 9)) == 90
+    with pytest.raises(DataError, match=rf"{bad}: line 100: unknown label 'a\?'"):
+        next(reader)
+
+
+def test_every_header_is_checked_before_the_first_row(tmp_path: Path) -> None:
+    """A run over many files fails on a broken or missing later file at once, not after the
+    files before it were scored."""
+    from edge.dataset import read_many
+
+    broken = _write(tmp_path, HEADER[:-1], [_good_row()[:-1]])
+    with pytest.raises(DataError, match=rf"{broken}: line 1: missing column\(s\) z20"):
+        next(read_many([FIXTURE, broken], chunk_rows=10))
+    with pytest.raises(DataError, match="gone.csv: cannot open landmark CSV"):
+        next(read_many([FIXTURE, tmp_path / "gone.csv"], chunk_rows=10))
+
+
+def test_a_row_without_a_source_takes_the_file_name(tmp_path: Path) -> None:
+    """Decided row by row, so a chunk gives the same sources as the whole file."""
+    header = [*HEADER, "source"]
+    path = _write(tmp_path, header, [[*_good_row(), "me"], [*_good_row(), ""]])
+    assert list(load_landmark_csv(path).source) == ["me", "bad"]
+
+
+CLIP = Path(__file__).parent / "fixtures" / "lart101_H_clip.csv"
+
+
+def test_a_sequence_cut_by_chunks_is_gathered_whole(tmp_path: Path) -> None:
+    """edge.dataset.SequenceGroups: a clip across chunk boundaries comes out whole, once the
+    next sequence starts or the input ends; single frames in between are not part of it."""
+    from edge.dataset import SequenceGroups, read_many
+
+    lines = CLIP.read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    seq = header.split(",").index("sequence")
+
+    def renamed(row: str, name: str) -> str:
+        fields = row.split(",")
+        fields[seq] = name
+        return ",".join(fields)
+
+    single = renamed(rows[0], "")
+    body = [*(renamed(r, "a") for r in rows[:30]), single, *(renamed(r, "b") for r in rows)]
+    path = tmp_path / "two.csv"
+    path.write_text("\n".join([header, *body]) + "\n")
+    groups = SequenceGroups()
+    done = []
+    for chunk in read_many([path], chunk_rows=7):
+        done += [(g.sequence[0], len(g), int(g.line[0])) for g in groups.add(chunk)]
+    assert done == [("a", 30, 2)]  # b is still open: its end is not known yet
+    assert [(g.sequence[0], len(g)) for g in groups.finish()] == [("b", len(rows))]
+    # rows of a sequence that come back after another one are refused, naming the line
+    path.write_text("\n".join([header, *body, renamed(rows[0], "a")]) + "\n")
+    groups = SequenceGroups()
+    with pytest.raises(DataError, match=rf"{path}: line {len(body) + 2}: rows of sequence 'a'"):
+        for chunk in read_many([path], chunk_rows=7):
+            groups.add(chunk)

@@ -9,6 +9,9 @@ Word streams (rows of one `sequence` whose label is a word, see edge.dataset) ar
 the daemon's own Pipeline (edge.word_eval): per-word output and edit distance, character error
 rate with and without word correction, word accuracy, by input letters/s and by source, under
 every --speed x --fps condition, with a timeline picture per word in --out.
+
+The data is read once, --chunk-rows rows at a time, and each chunk is scored and dropped, so
+memory stays bounded whatever the size of the files (benchmarks/eval_memory.py measures it).
 """
 
 from __future__ import annotations
@@ -18,10 +21,15 @@ import contextlib
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
-from edge.cli import add_config_arguments, comma_names, comma_positive_floats, non_negative_int
+from edge.cli import (
+    add_config_arguments,
+    comma_names,
+    comma_positive_floats,
+    non_negative_int,
+    positive_int,
+)
 from edge.config import MODELS_DIR
 from edge.errors import UsageError
 
@@ -30,6 +38,10 @@ HELP = (
     "and word streams through the daemon's pipeline"
 )
 SHIPPED_MODEL = MODELS_DIR / "letters_int8.tflite"
+# rows read and scored at a time: a row is about 11 KB in flight (its text, its 20 x 67 window),
+# so 5000 rows take about 55 MB beside the 70 MB of Python, numpy and LiteRT, whatever the size
+# of the file (benchmarks/eval_memory.py: 124 MB peak)
+CHUNK_ROWS = 5000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +104,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="apply this signer profile (sign2sound enroll) after the model, as the daemon does; "
         "without it the model is measured alone, whatever classifier.profile says",
     )
+    parser.add_argument(
+        "--chunk-rows",
+        type=positive_int,
+        default=CHUNK_ROWS,
+        metavar="N",
+        help=f"rows read and scored at a time (default {CHUNK_ROWS}): memory grows with N and "
+        "the longest clip or word stream, not with the files; the reports do not change",
+    )
     add_config_arguments(parser)
     words = parser.add_argument_group("word streams")
     words.add_argument(
@@ -145,12 +165,11 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> dict | None:
-    """Both evaluations the data calls for; returns the word report (None: no word streams)."""
-    import numpy as np
-
+    """Both evaluations the data calls for, in one pass over the data, chunk by chunk (memory
+    bounded by --chunk-rows and the longest sequence, not by the files); returns the word report
+    (None: no word streams)."""
     from edge.classifier import read_labels
     from edge.config import load_config
-    from edge.dataset import is_word_label, load_many
     from edge.outputs import check_output_folder
 
     if args.out:
@@ -161,23 +180,66 @@ def _run(args: argparse.Namespace) -> dict | None:
         config, classifier=dataclasses.replace(config.classifier, profile=profile)
     )
     labels_path = args.labels or config.resolve_path(config.classifier.labels)
-    table = load_many(args.data, allowed_labels=read_labels(labels_path), words=True)
-    if args.sources:
-        keep = np.isin(table.source, list(args.sources))
-        if not keep.any():
-            raise UsageError(f"no rows of source(s) {', '.join(args.sources)} in the data")
-        table = table.select(keep)
-    is_word = np.array([is_word_label(str(label)) for label in table.labels])
-    if not is_word.any() and (args.json or args.speed != (1.0,) or args.fps):
-        raise UsageError("--speed, --fps and --json are for word streams; the data holds none")
-    if (~is_word).any():
-        _letters(args, config, table.select(~is_word))
-    if not is_word.any():
+    allowed = read_labels(labels_path)
+    if args.json or args.speed != (1.0,) or args.fps:
+        # word options on letter data are a mistake to name at once: look for a word row (the
+        # first chunk of word data has one; only letter data is read to its end)
+        kept, has_words = _scan_for_words(args, allowed)
+        if kept and not has_words:
+            raise UsageError("--speed, --fps and --json are for word streams; the data holds none")
+    letters: _LetterRun | None = None
+    words: _WordRun | None = None
+    for chunk in _chunks(args, allowed, args.data):
+        is_word = _word_rows(chunk)
+        if (~is_word).any():
+            if letters is None:  # the model loads at the first letter row
+                letters = _LetterRun(args, config)
+            letters.add(chunk.select(~is_word))
+        if is_word.any():
+            if words is None:
+                words = _WordRun(args, _word_config(args, config), allowed)
+            words.add(chunk.select(is_word))
+    if letters is None and words is None:
+        raise UsageError(f"no rows of source(s) {', '.join(args.sources)} in the data")
+    if letters is not None:
+        letters.finish()
+    if words is None:
         return None
     out = args.out
-    if out is not None and (~is_word).any():
+    if out is not None and letters is not None:
         out = out / "words"
-    return _words(args, _word_config(args, config), table.select(is_word), out)
+    return words.finish(out)
+
+
+def _chunks(args: argparse.Namespace, allowed: list[str], paths):
+    """The rows of `paths`, --chunk-rows at a time, only those of --sources when given."""
+    import numpy as np
+
+    from edge.dataset import read_many
+
+    for chunk in read_many(paths, allowed_labels=allowed, words=True, chunk_rows=args.chunk_rows):
+        if args.sources:
+            chunk = chunk.select(np.isin(chunk.source, list(args.sources)))
+        if len(chunk):
+            yield chunk
+
+
+def _word_rows(table):
+    import numpy as np
+
+    from edge.dataset import is_word_label
+
+    return np.array([is_word_label(label) for label in table.labels.tolist()], bool)
+
+
+def _scan_for_words(args: argparse.Namespace, allowed: list[str]) -> tuple[bool, bool]:
+    """(any row kept by --sources, any of them a word row), reading no further than needed."""
+    kept = False
+    for chunk in _chunks(args, allowed, args.data):
+        kept = True
+        if _word_rows(chunk).any():
+            return True, True
+    return kept, False
 
 
 def _word_config(args: argparse.Namespace, config):
@@ -200,65 +262,89 @@ def _word_config(args: argparse.Namespace, config):
     )
 
 
-def _letters(args: argparse.Namespace, config, table) -> None:
+class _LetterRun:
     """Letter rows and letter clips: top-1, per letter and source, confusion matrix."""
-    from edge.classifier import LetterClassifier
-    from edge.evaluate import confusion_png, confusion_text, eval_windows, report
-    from edge.outputs import writing
 
-    model = args.model or config.resolve_path(config.classifier.model)
-    labels = args.labels or config.resolve_path(config.classifier.labels)
-    checksums = args.checksums
-    if checksums is None and model.resolve() == SHIPPED_MODEL:
-        checksums = MODELS_DIR / "SHA256SUMS"
-    clf = LetterClassifier(model, labels, checksums)  # an .onnx runs in ONNX Runtime
-    ref = _reference(args, config, clf, labels)
-    if args.profile is not None:
-        from edge.adaptation import AdaptedClassifier
-        from edge.signer_profile import load_adapter
+    def __init__(self, args: argparse.Namespace, config) -> None:
+        from edge.classifier import LetterClassifier
+        from edge.evaluate import LetterTally, LetterWindows
 
-        profile, adapter = load_adapter(args.profile, clf)
-        print(f"signer profile {args.profile}: {profile.describe()}")
-        clf = AdaptedClassifier(clf, adapter)
-    windows = eval_windows(table, list(clf.labels), seed=args.seed)
-    rep, conf = report(clf, windows, reference=ref)
+        self.args = args
+        self.model = args.model or config.resolve_path(config.classifier.model)
+        labels = args.labels or config.resolve_path(config.classifier.labels)
+        checksums = args.checksums
+        if checksums is None and self.model.resolve() == SHIPPED_MODEL:
+            checksums = MODELS_DIR / "SHA256SUMS"
+        self.clf = LetterClassifier(self.model, labels, checksums)  # an .onnx: ONNX Runtime
+        self.ref = _reference(args, config, self.clf, labels)
+        self.runtime = self.clf.runtime.package
+        if args.profile is not None:
+            from edge.adaptation import AdaptedClassifier
+            from edge.signer_profile import load_adapter
 
-    print(f"model {model} ({rep.model_bytes} bytes, {rep.runtime}), {rep.n} windows")
-    print(f"top-1 {rep.top1:.4f}   mean invoke {rep.mean_invoke_us:.1f} us", end="")
-    print(f"   top-1 agreement with {ref.model_path.name} {rep.agreement:.4f}" if ref else "")
-    for src, acc in rep.per_source.items():
-        print(f"  source {src}: {acc:.4f}")
-    if rep.static_top1 is not None:
-        print(
-            f"24 letters held still (no J, Z): top-1 {rep.static_top1:.4f}   "
-            + "  ".join(f"{src} {acc:.4f}" for src, acc in rep.static_per_source.items())
+            profile, adapter = load_adapter(args.profile, self.clf)
+            print(f"signer profile {args.profile}: {profile.describe()}")
+            self.clf = AdaptedClassifier(self.clf, adapter)
+        self.windows = LetterWindows(list(self.clf.labels), seed=args.seed)
+        self.tally = LetterTally(list(self.clf.labels))
+
+    def add(self, table) -> None:
+        for w in self.windows.add(table):
+            self.tally.add_predicted(self.clf, w, self.ref)
+
+    def finish(self) -> None:
+        """Score the last clip, then print the report and write it to --out."""
+        from edge.evaluate import confusion_png, confusion_text
+        from edge.outputs import writing
+
+        for w in self.windows.finish():
+            self.tally.add_predicted(self.clf, w, self.ref)
+        args, model, ref = self.args, self.model, self.ref
+        rep, conf = self.tally.report(
+            self.clf.model_path.stat().st_size,
+            runtime=self.runtime,
+            agreement_with=str(ref.model_path) if ref is not None else None,
         )
-    for letter, info in rep.motion_top1.items():
-        print(f"{letter} in motion (clip windows): top-1 {info['top1']:.4f} ({info['n']} windows)")
-    print(
-        "windows with top probability >= threshold, right / wrong: "
-        + "  ".join(f"{t}: {v['right']:.3f} / {v['wrong']:.3f}" for t, v in rep.confidence.items())
-    )
-    print("per letter: " + "  ".join(f"{k} {v['top1']:.2f}" for k, v in rep.per_letter.items()))
-    for clip, info in rep.per_clip.items():
-        print(
-            f"  clip {clip}: {info['letter_windows']} letter windows, top-1 "
-            f"{info['letter_top1']}, majority {info['majority']}; all windows {info['top1']}"
-        )
-    text = confusion_text(conf, list(clf.labels))
-    print(text, end="")
-    if args.out:
-        with writing(args.out):
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "report.json").write_text(rep.to_json())
-            (args.out / "confusion.txt").write_text(text)
-            confusion_png(
-                conf,
-                list(clf.labels),
-                args.out / "confusion.png",
-                f"{model.name}: top-1 {rep.top1:.3f} on {rep.n} windows",
+        print(f"model {model} ({rep.model_bytes} bytes, {rep.runtime}), {rep.n} windows")
+        print(f"top-1 {rep.top1:.4f}   mean invoke {rep.mean_invoke_us:.1f} us", end="")
+        print(f"   top-1 agreement with {ref.model_path.name} {rep.agreement:.4f}" if ref else "")
+        for src, acc in rep.per_source.items():
+            print(f"  source {src}: {acc:.4f}")
+        if rep.static_top1 is not None:
+            print(
+                f"24 letters held still (no J, Z): top-1 {rep.static_top1:.4f}   "
+                + "  ".join(f"{src} {acc:.4f}" for src, acc in rep.static_per_source.items())
             )
-        print(f"wrote {args.out}/report.json, confusion.txt, confusion.png")
+        for letter, info in rep.motion_top1.items():
+            print(
+                f"{letter} in motion (clip windows): top-1 {info['top1']:.4f} ({info['n']} windows)"
+            )
+        print(
+            "windows with top probability >= threshold, right / wrong: "
+            + "  ".join(
+                f"{t}: {v['right']:.3f} / {v['wrong']:.3f}" for t, v in rep.confidence.items()
+            )
+        )
+        print("per letter: " + "  ".join(f"{k} {v['top1']:.2f}" for k, v in rep.per_letter.items()))
+        for clip, info in rep.per_clip.items():
+            print(
+                f"  clip {clip}: {info['letter_windows']} letter windows, top-1 "
+                f"{info['letter_top1']}, majority {info['majority']}; all windows {info['top1']}"
+            )
+        text = confusion_text(conf, list(self.clf.labels))
+        print(text, end="")
+        if args.out:
+            with writing(args.out):
+                args.out.mkdir(parents=True, exist_ok=True)
+                (args.out / "report.json").write_text(rep.to_json())
+                (args.out / "confusion.txt").write_text(text)
+                confusion_png(
+                    conf,
+                    list(self.clf.labels),
+                    args.out / "confusion.png",
+                    f"{model.name}: top-1 {rep.top1:.3f} on {rep.n} windows",
+                )
+            print(f"wrote {args.out}/report.json, confusion.txt, confusion.png")
 
 
 def _reference(args: argparse.Namespace, config, clf, labels: Path):
@@ -275,53 +361,80 @@ def _reference(args: argparse.Namespace, config, clf, labels: Path):
     return LetterClassifier(config.resolve_path(cls.model), labels, checksums)
 
 
-def _words(args: argparse.Namespace, config, table, out: Path | None) -> dict:
-    """Word streams through a fresh daemon Pipeline each, under every --speed x --fps."""
-    from edge import word_eval
-    from edge.outputs import writing
-    from edge.pipeline import Pipeline, load_classifier
-    from edge.signer_profile import profile_state
+class _WordRun:
+    """Word streams through a fresh daemon Pipeline each, under every --speed x --fps, one
+    stream at a time as the rows come in."""
 
-    streams = word_eval.word_streams(table)
-    conds = word_eval.conditions(args.speed, args.fps)
-    classifier = load_classifier(config)
-    tail = word_eval.tail_for(config)
-    profile = profile_state(config, classifier, strict=True)  # a bad --profile stops here
+    def __init__(self, args: argparse.Namespace, config, allowed: list[str]) -> None:
+        from edge import word_eval
+        from edge.pipeline import Pipeline, load_classifier
+        from edge.signer_profile import profile_state
 
-    def new_pipeline() -> Pipeline:
-        return Pipeline(config, classifier, profile=profile)
-
-    print(
-        f"replaying {len(streams)} word streams x {len(conds)} condition(s) through the "
-        "daemon's pipeline ...",
-        file=sys.stderr,
-    )
-    start = time.perf_counter()
-    results = word_eval.evaluate_words(streams, conds, new_pipeline, tail_s=tail)
-    report = word_eval.build_report(
-        results,
-        conds,
-        model=config.classifier.model,
-        config=config,
-        data=[str(p) for p in args.data],
-        seconds=time.perf_counter() - start,
-        tail_s=tail,
-    )
-    text = word_eval.report_text(report)
-    print(text, end="")
-    if out is not None:
-        with writing(out):
-            out.mkdir(parents=True, exist_ok=True)
-            word_eval.write_report(report, out / "report.json")
-            (out / "report.txt").write_text(text)
-        picked = word_eval.pick_timelines(results, args.timelines)
-        pngs = word_eval.write_timelines(
-            picked,
-            streams,
-            new_pipeline,
-            out / "timelines",
-            threshold=getattr(config.decoder, "threshold", None),
-            tail_s=tail,
+        self.args, self.config, self.allowed = args, config, allowed
+        self.conds = word_eval.conditions(args.speed, args.fps)
+        classifier = load_classifier(config)
+        self.tail = word_eval.tail_for(config)
+        profile = profile_state(config, classifier, strict=True)  # a bad --profile stops here
+        self.new_pipeline = lambda: Pipeline(config, classifier, profile=profile)
+        self.reader = word_eval.WordStreamReader()
+        self.evaluation = word_eval.WordEvaluation(self.conds, self.new_pipeline, tail_s=self.tail)
+        print(
+            f"replaying word streams x {len(self.conds)} condition(s) through the "
+            "daemon's pipeline ...",
+            file=sys.stderr,
         )
-        print(f"wrote {out}/report.json, report.txt and {len(pngs)} timelines in {out}/timelines")
-    return report
+
+    def add(self, table) -> None:
+        for stream in self.reader.add(table):
+            self.evaluation.add(stream)
+
+    def finish(self, out: Path | None) -> dict:
+        """Replay the last stream, then print the report, write it to `out` with timelines."""
+        from edge import word_eval
+        from edge.outputs import writing
+
+        for stream in self.reader.finish():
+            self.evaluation.add(stream)
+        results = self.evaluation.results()
+        report = word_eval.build_report(
+            results,
+            self.conds,
+            model=self.config.classifier.model,
+            config=self.config,
+            data=[str(p) for p in self.args.data],
+            seconds=self.evaluation.seconds,
+            tail_s=self.tail,
+        )
+        text = word_eval.report_text(report)
+        print(text, end="")
+        if out is not None:
+            with writing(out):
+                out.mkdir(parents=True, exist_ok=True)
+                word_eval.write_report(report, out / "report.json")
+                (out / "report.txt").write_text(text)
+            picked = word_eval.pick_timelines(results, self.args.timelines)
+            pngs = word_eval.write_timelines(
+                picked,
+                self._streams({(r.file, r.sequence) for r in picked}),
+                self.new_pipeline,
+                out / "timelines",
+                threshold=getattr(self.config.decoder, "threshold", None),
+                tail_s=self.tail,
+            )
+            print(
+                f"wrote {out}/report.json, report.txt and {len(pngs)} timelines in {out}/timelines"
+            )
+        return report
+
+    def _streams(self, wanted: set[tuple[str, str]]):
+        """The streams `wanted` (file, sequence), read again from their files: a timeline
+        replays its word, and only the picked words are held, not every stream."""
+        from edge.word_eval import WordStreamReader
+
+        reader = WordStreamReader()
+        files = sorted({path for path, _ in wanted})
+        for chunk in _chunks(self.args, self.allowed, files) if files else ():
+            for stream in reader.add(chunk.select(_word_rows(chunk))):
+                if (stream.path, stream.sequence) in wanted:
+                    yield stream
+        yield from (s for s in reader.finish() if (s.path, s.sequence) in wanted)
