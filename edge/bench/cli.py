@@ -143,7 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="pace files at their own frame rate, as a camera would (default: as fast as possible)",
     )
-    pipeline.add_argument("--model", type=Path, metavar="PATH", help="classifier .tflite")
+    pipeline.add_argument(
+        "--model",
+        type=Path,
+        metavar="PATH",
+        help="classifier .tflite (LiteRT) or .onnx (ONNX Runtime) instead of the config's",
+    )
     add_config_arguments(pipeline, example="landmarks.model=models/hand_landmarker_lite.task")
     pipeline.add_argument(
         "--warmup",

@@ -62,7 +62,7 @@ STAGE_LABELS = {
     "landmarks": "landmarks (MediaPipe)",
     "ring": "features + ring push",
     "window": "window (resample)",
-    "classifier": "classifier (LiteRT)",
+    "classifier": "classifier",
     "decoder": "decoder",
     "overhead": "overhead beside MediaPipe, all frames",
     "overhead_classified": "overhead beside MediaPipe, classified frames",
@@ -323,6 +323,7 @@ def run_pipeline_bench(
             "warmup_frames": warmup_frames,
             "classifier_model": str(config.resolve_path(config.classifier.model)),
             "classifier_sha256": file_sha256(config.resolve_path(config.classifier.model)),
+            "classifier_runtime": pipeline.classifier.runtime.label,
             "landmark_model": None
             if is_replay
             else str(config.resolve_path(config.landmarks.model)),
@@ -384,6 +385,8 @@ def pipeline_tables(report: dict[str, Any]) -> list[Any]:
         f"{'paced in real time' if st['realtime'] else 'as fast as possible'}), "
         f"{fr['passes']} pass(es); first {st['warmup_frames']} frames excluded (warm-up)"
         + ("; INTERRUPTED with Ctrl-C, figures up to then." if st.get("interrupted") else "."),
+        f"classifier: {Path(st['classifier_model']).name} in "
+        f"{st.get('classifier_runtime', 'LiteRT')}.",
         "overhead beside MediaPipe = features + ring + window + classifier + decoder of one "
         "frame; 'classified frames' are those where the classifier ran (a hand was seen).",
     ]
