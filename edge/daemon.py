@@ -118,8 +118,9 @@ class RunSummary:
     letters: RecentHistory = field(default_factory=RecentHistory)
     cleared: RecentHistory = field(default_factory=RecentHistory)
     repeated: RecentHistory = field(default_factory=RecentHistory)
-    frames: int = 0
+    frames: int = 0  # frames through the recognition pipeline
     hands: int = 0
+    enrolment_frames: int = 0  # frames watched by enrolment instead (they spell nothing)
     dropped_frames: int = 0
     camera_outages: int = 0
     stop_reason: str = ""
@@ -395,6 +396,7 @@ class Daemon:
         session.start()
 
     def _enrol_frame(self, frame: Frame) -> None:
+        self.summary.enrolment_frames += 1
         self.enrolment.feed(frame)
         if self.enrolment.done:
             self._enrolment_done()
@@ -548,10 +550,13 @@ class Daemon:
         unwritten = self.summary.unwritten_words
         log.log(
             logging.ERROR if unwritten else logging.INFO,
-            "stopped: %d frames (%d with a hand, %d dropped), %d word(s)%s: %s%s",
+            "stopped: %d frames (%d with a hand, %d dropped%s), %d word(s)%s: %s%s",
             counters.frames,
             counters.hands,
             stats.dropped,
+            f", {self.summary.enrolment_frames} more for enrolment"
+            if self.summary.enrolment_frames
+            else "",
             self.summary.words.total,
             ", the last 20" if self.summary.words.total > 20 else "",
             " ".join(self.summary.words[-20:]) or "-",

@@ -158,6 +158,10 @@ def test_live_enrolment_prompts_through_espeak_and_reasks_an_unsteady_letter(tmp
     assert attempts == {"A": (1, True), "B": (2, True), "C": (1, True)}
     assert all(o.frames >= 6 for o in session.outcomes)
     assert summary.words == [] and summary.letters == []  # enrolment spells nothing
+    # every frame went to enrolment, none through the pipeline, and the summary says so
+    assert summary.frames == 0 and summary.enrolment_frames >= sum(
+        o.frames for o in session.outcomes
+    )
     # spoken: the intro, "sign A" + beep, "sign B" + beep, "again, sign B" + beep,
     # "sign C" + beep, "enrolment done": real espeak-ng speech in the WAV
     assert sink.utterances == 10
