@@ -288,14 +288,15 @@ def build_windows(
 def held_windows(
     table: LandmarkTable,
     *,
-    seed: int,
+    seed: int | np.random.Generator,
     fps: float = 15.0,
     jitter: float = 0.01,
     labels: Sequence[str] = DEFAULT_LABELS,
     synth: SynthConfig | None = None,
 ) -> WindowSet:
     """One plain test window per single-frame row: the hand held still for 1.2 s at `fps`, cut
-    by the ring at its last frame.
+    by the ring at its last frame. `seed` may be a Generator, so a reader of chunks draws one
+    stream of jitter across them.
 
     Mild landmark jitter only (`jitter` palm sizes per frame; no rotation or shape changes),
     mirrored by the runtime's rule (a row MediaPipe called 'Left' is mirrored), so accuracy
