@@ -174,6 +174,19 @@ class DaemonProcess:
                 )
             return hits[count - 1]
 
+    def __enter__(self) -> DaemonProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """A test that failed half-way leaves no daemon behind."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
     def send(self, signum: int) -> None:
         self.proc.send_signal(signum)
 

@@ -376,8 +376,7 @@ def test_sighup_moves_every_held_word_into_the_new_transcript(tmp_path: Path) ->
     common += "lexicon:\n  enabled: false\n"
     cfg.write_text(common + "transcript:\n  path: /dev/full\n")
     new_path = tmp_path / "state" / "transcript.txt"
-    daemon = DaemonProcess(["--config", str(cfg)], cwd=tmp_path)
-    try:
+    with DaemonProcess(["--config", str(cfg)], cwd=tmp_path) as daemon:
         daemon.wait_for("edge.daemon: word: ", count=2)
         cfg.write_text(
             common + f"transcript:\n  path: {new_path}\ndecoder:\n  max_word_length: 3\n"
@@ -385,11 +384,7 @@ def test_sighup_moves_every_held_word_into_the_new_transcript(tmp_path: Path) ->
         daemon.send(signal.SIGHUP)
         reloaded = daemon.wait_for("reload: configuration re-read")
         code = daemon.finish()
-    finally:
-        if daemon.proc.poll() is None:
-            daemon.proc.kill()
-    lines = daemon.lines
-    log = "\n".join(lines)
+    lines, log = daemon.lines, daemon.log
     assert code == 0, log[-3000:]
     held, after = _words_logged(lines[:reloaded]), _words_logged(lines[reloaded:])
     assert len(held) >= 2 and set(held) == {"HELLO"}, log[-3000:]
@@ -416,8 +411,7 @@ def test_sighup_applies_debug_frames_and_log_level_at_once_and_names_the_rest(
         f"transcript:\n  path: {tmp_path / 'transcript.txt'}\n"
     )
     cfg.write_text(common + "service:\n  save_debug_frames: true\n")
-    daemon = DaemonProcess(["--config", str(cfg)], cwd=tmp_path)
-    try:
+    with DaemonProcess(["--config", str(cfg)], cwd=tmp_path) as daemon:
         daemon.wait_for("edge.daemon: letter ")
         cfg.write_text("decoder: [\n")
         daemon.send(signal.SIGHUP)
@@ -429,11 +423,7 @@ def test_sighup_applies_debug_frames_and_log_level_at_once_and_names_the_rest(
         daemon.send(signal.SIGHUP)
         reloaded = daemon.wait_for("reload: configuration re-read")
         code = daemon.finish()
-    finally:
-        if daemon.proc.poll() is None:
-            daemon.proc.kill()
-    lines = daemon.lines
-    log = "\n".join(lines)
+    lines, log = daemon.lines, daemon.log
     assert code == 0, log[-3000:]
     before = [line.split("edge.daemon: letter ")[1][0] for line in lines[:reloaded]
               if "edge.daemon: letter " in line]  # fmt: skip
