@@ -220,6 +220,12 @@ install_program() {
   # --frozen: exactly uv.lock; --inexact: keep what uv did not install (uv itself).
   run env UV_PROJECT_ENVIRONMENT="$VENV" "$VENV/bin/uv" sync --frozen --inexact --no-progress \
     --project "$APP_DIR"
+  if "$SRC_DIR/.ci/needs-armv8.0"; then
+    # The locked mediapipe does not load without the ARMv8.1 atomics (a Pi 4 or 3).
+    step "install mediapipe 0.10.18 and numpy 1.x for this ARMv8.0 CPU (.ci/armv8.0-requirements.txt)"
+    run "$VENV/bin/uv" pip install --python "$VENV/bin/python" --no-deps \
+      -r "$SRC_DIR/.ci/armv8.0-requirements.txt"
+  fi
   if [ "$CODENAME" = "bookworm" ] && [ "$pi_packages" -eq 1 ]; then
     step "pin numpy 1.x for Bookworm's picamera2"
     run "$VENV/bin/uv" pip install --python "$VENV/bin/python" "${BOOKWORM_PINS[@]}"

@@ -204,7 +204,7 @@ def test_relative_transcript_lands_in_the_state_directory(monkeypatch, tmp_path:
     [
         *sorted((REPO / "systemd").glob("*.sh")),
         REPO / "models" / "build_hand_landmarker.sh",
-        *(REPO / ".ci").iterdir(),
+        *(p for p in sorted((REPO / ".ci").iterdir()) if p.read_bytes().startswith(b"#!")),
     ],
     ids=lambda path: path.relative_to(REPO).as_posix(),
 )
@@ -338,12 +338,14 @@ def _accounts() -> tuple[bool, bool]:
     return exists("getent", "group", "gpio"), exists("getent", "passwd", "sign2sound")
 
 
-def _dry_run(tmp_path: Path, *args: str, codename: str = "bookworm") -> tuple[Path, str]:
+def _dry_run(
+    tmp_path: Path, *args: str, codename: str = "bookworm", env: dict[str, str] | None = None
+) -> tuple[Path, str]:
     os_release = tmp_path / "os-release"
     os_release.write_text(f'ID=debian\nVERSION_CODENAME="{codename}"\n')
     prefix = tmp_path / "root"
     prefix.mkdir(exist_ok=True)
-    env = dict(os.environ, SIGN2SOUND_OS_RELEASE=str(os_release))
+    env = dict(os.environ, SIGN2SOUND_OS_RELEASE=str(os_release), **(env or {}))
     result = subprocess.run(
         ["bash", str(INSTALL), "--dry-run", "--prefix", str(prefix), *args],
         capture_output=True,
@@ -414,6 +416,78 @@ def test_dry_run_prints_every_install_step_and_changes_nothing(tmp_path: Path) -
     assert _accounts() == accounts_before
 
 
+# --- a CPU without the ARMv8.1 atomics (Pi 4, Pi 3) -------------------------------------------
+NEEDS_ARMV80 = REPO / ".ci" / "needs-armv8.0"
+ARMV80_REQUIREMENTS = REPO / ".ci" / "armv8.0-requirements.txt"
+# The Features lines of the kernels' /proc/cpuinfo (the same as systemd/arm64-test.sh's Pi look)
+CPU_FEATURES = {
+    "pi4": "fp asimd evtstrm crc32 cpuid",  # Cortex-A72, ARMv8.0
+    "pi5": "fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc "
+    "dcpop asimddp",  # Cortex-A76, ARMv8.2
+}
+
+
+def _cpu_env(tmp_path: Path, cpu: str, machine: str = "aarch64") -> dict[str, str]:
+    cpuinfo = tmp_path / f"cpuinfo-{cpu}"
+    cpuinfo.write_text(
+        "".join(f"processor\t: {n}\nBogoMIPS\t: 108.00\nFeatures\t: {CPU_FEATURES[cpu]}\n\n"
+                for n in range(4))
+    )  # fmt: skip
+    return {"SIGN2SOUND_MACHINE": machine, "SIGN2SOUND_CPUINFO": str(cpuinfo)}
+
+
+@pytest.mark.parametrize(
+    ("cpu", "machine", "needed"),
+    [("pi4", "aarch64", True), ("pi5", "aarch64", False), ("pi4", "x86_64", False)],
+)
+def test_only_an_arm_cpu_without_atomics_needs_the_armv8_0_set(
+    tmp_path: Path, cpu: str, machine: str, needed: bool
+) -> None:
+    env = dict(os.environ, **_cpu_env(tmp_path, cpu, machine))
+    assert subprocess.run([str(NEEDS_ARMV80)], env=env).returncode == (0 if needed else 1)
+
+
+def test_this_machine_and_an_unreadable_cpuinfo_keep_the_lock(tmp_path: Path) -> None:
+    """CI's x86 machine keeps uv.lock, and so does an ARM board whose cpuinfo cannot be read."""
+    assert subprocess.run([str(NEEDS_ARMV80)]).returncode == 1
+    env = dict(os.environ, SIGN2SOUND_MACHINE="aarch64", SIGN2SOUND_CPUINFO=str(tmp_path / "no"))
+    assert subprocess.run([str(NEEDS_ARMV80)], env=env).returncode == 1
+
+
+def test_the_armv8_0_set_pins_a_mediapipe_that_loads_without_atomics() -> None:
+    """Installed with --no-deps, so it must pin every package exactly and leave out what the
+    overrides drop (jax and the GUI OpenCV would otherwise arrive on the next rebuild)."""
+    pins = dict(
+        line.split("==")
+        for line in ARMV80_REQUIREMENTS.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert pins["mediapipe"] == "0.10.18"
+    assert int(pins["numpy"].split(".")[0]) == 1 and pins["protobuf"].startswith("4.")
+    assert all(re.fullmatch(r"[0-9][0-9A-Za-z.]*", version) for version in pins.values())
+    overrides = (REPO / ".ci" / "armv8.0-overrides.txt").read_text()
+    dropped = re.findall(r"^([a-z0-9-]+);", overrides, re.MULTILINE)
+    assert "jax" in dropped and not set(dropped) & set(pins)
+    locked = re.search(
+        r'name = "ai-edge-litert"\nversion = "([^"]+)"', (REPO / "uv.lock").read_text()
+    )
+    assert locked and pins["ai-edge-litert"] == locked.group(1)  # the classifier is the lock's
+
+
+def test_dry_run_on_a_pi_4_installs_the_armv8_0_set_between_the_lock_and_the_bookworm_pins(
+    tmp_path: Path,
+) -> None:
+    _, out = _dry_run(tmp_path, env=_cpu_env(tmp_path, "pi4"))
+    cmds = _commands(out)
+    sync = next(i for i, c in enumerate(cmds) if "uv sync --frozen" in c)
+    armv80 = next(i for i, c in enumerate(cmds) if str(ARMV80_REQUIREMENTS) in c)
+    bookworm = next(i for i, c in enumerate(cmds) if "numpy==1.24.2" in c)
+    assert sync < armv80 < bookworm
+    assert "uv pip install" in cmds[armv80] and "--no-deps" in cmds[armv80]
+    _, out = _dry_run(tmp_path, env=_cpu_env(tmp_path, "pi5"))
+    assert "armv8.0" not in out
+
+
 def test_dry_run_on_trixie_does_not_pin_numpy(tmp_path: Path) -> None:
     _, out = _dry_run(tmp_path, codename="trixie")
     assert "numpy==" not in out
@@ -425,6 +499,7 @@ def test_dry_run_without_pi_packages(tmp_path: Path) -> None:
     assert "picamera2" not in out and "lgpio" not in out
     assert "import numpy, cv2, mediapipe" in out
     assert "numpy==" not in out  # the pin only exists for apt's picamera2
+    assert "armv8.0" not in out  # this x86 machine keeps the locked mediapipe
     assert "systemctl restart" not in out and "systemctl enable sign2sound.service" in out
 
 
