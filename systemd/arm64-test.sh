@@ -5,6 +5,8 @@
 #   systemd/arm64-test.sh            build (or reuse) an arm64 Debian 12 root, boot it, check
 #   systemd/arm64-test.sh --keep     also keep this run's root, for a look afterwards
 #   systemd/arm64-test.sh --rebuild  build the cached arm64 root again first
+#   systemd/arm64-test.sh --pi4      the same as a Raspberry Pi 4 (Cortex-A72, no LSE atomics):
+#                                    .ci/setup installs .ci/armv8.0-requirements.txt over the lock
 #
 # An arm64 Debian 12 (bookworm) minbase root (debootstrap --arch=arm64; qemu-user-static runs its
 # programs through binfmt_misc) is cached beside the container test's and booted with
@@ -111,6 +113,13 @@ inside_arm64() {
   .ci/setup >/results/setup.log 2>&1 \
     || fail ".ci/setup; its last lines:"$'\n'"$(tail -n 30 /results/setup.log)"
   pass ".ci/setup: the locked aarch64 wheels and apt packages ($((SECONDS - t0)) s)"
+  local mediapipe
+  mediapipe=$(.venv/bin/python -c 'from importlib.metadata import version; print(version("mediapipe"))')
+  if .ci/needs-armv8.0; then
+    grep -qx "mediapipe==$mediapipe" .ci/armv8.0-requirements.txt \
+      || fail "a CPU without ARMv8.1 atomics got mediapipe $mediapipe, not that of .ci/armv8.0-requirements.txt"
+    pass "no ARMv8.1 atomics in /proc/cpuinfo: .ci/armv8.0-requirements.txt over the lock (mediapipe $mediapipe)"
+  fi
 
   local rc=0 out
   t0=$SECONDS
@@ -174,8 +183,9 @@ arm64_main() {
     case "$arg" in
       --keep) keep=1 ;;
       --rebuild) rebuild=--rebuild ;;
-      -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-      *) die "unknown option '$arg' (allowed: --keep, --rebuild)" ;;
+      --pi4) PI_CPU=cortex-a72 PI_CPUINFO=$PI4_CPUINFO ;;
+      -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      *) die "unknown option '$arg' (allowed: --keep, --rebuild, --pi4)" ;;
     esac
   done
   [ "$(id -u)" -eq 0 ] || die "run as root (debootstrap, binfmt_misc and systemd-nspawn need it)"
