@@ -58,9 +58,11 @@ note() { report "NOTE  $*"; }
 CLASSIFIER_PROBE='
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
-inputs = np.random.default_rng(0).integers(-128, 127, size=(8, 1, 30, 64), dtype=np.int8)
+MODEL = "models/letters_int8.tflite"
+shape = tuple(Interpreter(model_path=MODEL).get_input_details()[0]["shape"])  # as the model says
+inputs = np.random.default_rng(0).integers(-128, 127, size=(8, *shape), dtype=np.int8)
 def top(**options):
-    i = Interpreter(model_path="models/letters_int8.tflite", **options)
+    i = Interpreter(model_path=MODEL, **options)
     i.allocate_tensors()
     tops = []
     for x in inputs:
