@@ -43,13 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edge.cli import comma_names, positive_int  # noqa: E402
 from edge.commands.train import DEFAULT_TEST  # noqa: E402
 from edge.config import SHARED_DATA_DIR  # noqa: E402
-from edge.dataset import LETTERS, LandmarkTable, load_many  # noqa: E402
+from edge.dataset import LETTERS, MOTION_LETTERS, LandmarkTable, load_many  # noqa: E402
 from edge.features import NUM_LANDMARKS, mirror_features, normalize_landmarks  # noqa: E402
 from edge.synth import FINGERS, ShapeAugmenter  # noqa: E402
 
 PAIRS = np.array([(i, j) for i in range(NUM_LANDMARKS) for j in range(i + 1, NUM_LANDMARKS)])
 CHAINS = np.array([(0, *finger) for finger in FINGERS])  # (5, 5): wrist, then base to tip
-MOTION_LETTERS = ("J", "Z")
 
 
 def coords(h: np.ndarray) -> np.ndarray:

@@ -46,6 +46,7 @@ from edge.dataset import (
     write_landmark_csv,
 )
 from edge.synth import frame_labels_for_clip
+from edge.training.windows import clips_of
 
 WORDS: tuple[str, ...] = (
     "HELLO", "HI", "YES", "NO", "HELP", "GOOD", "THE", "YOU", "ME", "NOT", "LOVE", "NICE",
@@ -84,9 +85,7 @@ def letter_clips(table: LandmarkTable) -> dict[str, LetterClip]:
     class_index = {name: i for i, name in enumerate(DEFAULT_LABELS)}
     features = table.features()
     clips = {}
-    for name in np.unique(table.sequence[table.sequence != ""]):
-        rows = np.flatnonzero(table.sequence == name)
-        rows = rows[np.argsort(table.frame[rows], kind="stable")]
+    for rows in clips_of(table):
         letter = str(table.labels[rows[0]])
         labels = frame_labels_for_clip(table, rows, features, class_index, from_rest=True)
         held = np.flatnonzero(labels == class_index[letter])

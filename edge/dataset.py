@@ -46,6 +46,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
 TRUTH_COLUMN = "truth"  # word streams: what the hand does in this frame (a letter or `_`)
 LETTERS: tuple[str, ...] = tuple(string.ascii_uppercase)
 BACKGROUND = "_"  # transition / no letter: the decoder treats it like "no hand"
+MOTION_LETTERS = ("J", "Z")  # letters that are a stroke, not a held shape
 DEFAULT_LABELS: tuple[str, ...] = (*LETTERS, BACKGROUND)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from edge.adaptation import LetterModel, fit_letters, hand_frame_features, merge_letters
 from edge.config import Config
-from edge.dataset import BACKGROUND, LETTERS, LandmarkTable
+from edge.dataset import BACKGROUND, LETTERS, MOTION_LETTERS, LandmarkTable
 from edge.errors import UsageError
 from edge.features import FEATURE_DIM, PATH_X, PATH_Y, PRESENT
 from edge.observation import HandObservation
@@ -51,7 +51,6 @@ from edge.sources import Frame
 
 log = logging.getLogger(__name__)
 
-MOTION_LETTERS = ("J", "Z")
 ENROL_LETTERS: tuple[str, ...] = tuple(c for c in LETTERS if c not in MOTION_LETTERS)
 SETTLE_S = 0.5  # after the beep: the signer forms the letter (frames not used)
 STEADY_S = 0.2  # a kept frame: the hand held still at least this long

@@ -22,12 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from edge.classifier import LetterClassifier
-from edge.dataset import BACKGROUND, LandmarkTable, SequenceGroups
+from edge.dataset import BACKGROUND, MOTION_LETTERS, LandmarkTable, SequenceGroups
 from edge.features import NUM_LANDMARKS, WINDOW_CHANNELS
 from edge.synth import IGNORE, SynthConfig, frame_labels_for_clip, ring_windows
 from edge.training.windows import FROM_REST_SOURCES, clip_times, clips_of, held_windows
-
-MOTION_LETTERS = ("J", "Z")
 
 
 @dataclass
@@ -305,22 +303,6 @@ def _ratio(part: float, whole: float) -> float:
 def _ratios(tally: dict[str, np.ndarray]) -> dict[str, float]:
     """right / windows per key, keys sorted."""
     return {name: _ratio(tally[name][1], tally[name][0]) for name in sorted(tally)}
-
-
-def report(
-    clf: LetterClassifier,
-    w: EvalWindows,
-    *,
-    reference: LetterClassifier | None = None,
-) -> tuple[EvalReport, np.ndarray]:
-    """Score `clf` on the windows, and its top-1 agreement with `reference` (the float model)."""
-    tally = LetterTally(list(clf.labels))
-    tally.add_predicted(clf, w, reference)
-    return tally.report(
-        clf.model_path.stat().st_size,
-        runtime=clf.runtime.package,
-        agreement_with=str(reference.model_path) if reference is not None else None,
-    )
 
 
 def confusion_text(conf: np.ndarray, labels: list[str]) -> str:

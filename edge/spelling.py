@@ -25,11 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.dataset import BACKGROUND, LETTERS, LandmarkTable, letters_per_second
+from edge.dataset import BACKGROUND, LETTERS, MOTION_LETTERS, LandmarkTable, letters_per_second
 from edge.features import NUM_LANDMARKS
 from edge.synth import rotation
 
-MOTION_LETTERS = ("J", "Z")
 Shape = np.ndarray  # (21, 3) float32: wrist-relative, palm-size units, one chirality
 
 

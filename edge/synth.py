@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.dataset import BACKGROUND, LandmarkTable
+from edge.dataset import BACKGROUND, MOTION_LETTERS, LandmarkTable
 from edge.features import KNUCKLES, NUM_LANDMARKS, WINDOW_CHANNELS
 from edge.observation import HandObservation
 from edge.ringbuffer import FeatureRing
@@ -190,7 +190,7 @@ def frame_labels_for_clip(
     class_index: dict[str, int],
     *,
     from_rest: bool = True,
-    motion_letters: tuple[str, ...] = ("J", "Z"),
+    motion_letters: tuple[str, ...] = MOTION_LETTERS,
 ) -> np.ndarray:
     """Per-frame labels for one real clip (rows in frame order): letter, `_` or IGNORE.
 

@@ -8,11 +8,11 @@ word is the daemon's, never a copy. After the last frame the hand has left view:
 little more than decoder.word_gap_s) of "no hand" frames follow, then `Pipeline.finish()`.
 
 A condition rescales the stream's clock by `speed` (2 = twice as fast signing) and thins it to at
-most `fps` frames per second (a frame is kept when at least 1/fps has passed since the last kept
-one, hand or no hand, on the rescaled clock), so one run shows whether a result holds at other
-signing speeds and camera rates. Scores: Levenshtein distance per word, character error rate
-(total distance / total letters) with and without the correction stage (`DecoderEvent.raw`), word
-accuracy, grouped by input letters/s (to the nearest 0.5) and by source.
+most `fps` frames per second (edge.synth.thin, as training thins: time in slots of 1/fps, the
+first frame of each slot kept, hand or no hand, on the rescaled clock), so one run shows whether
+a result holds at other signing speeds and camera rates. Scores: Levenshtein distance per word,
+character error rate (total distance / total letters) with and without the correction stage
+(`DecoderEvent.raw`), word accuracy, grouped by input letters/s (to the nearest 0.5) and by source.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from edge.synth import thin
 TAIL_S = 1.5  # the hand is out of view this long after a stream's last frame
 RATE_STEP = 0.5  # input letters/s are grouped to the nearest multiple of this
 RIGHT_TIMELINES = 5  # timelines of words read right, beside the worst ones
-_CLOCK_TOL_S = 1e-3  # t_ms is rounded to the millisecond: thinning tolerates that much
 
 
 def levenshtein(a: str, b: str) -> int:

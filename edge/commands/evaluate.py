@@ -127,8 +127,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=comma_positive_floats,
         default=(),
         metavar="F[,F...]",
-        help="camera rates to thin the streams to (a frame is kept when 1/F s have passed since "
-        "the last kept one); default: every frame",
+        help="camera rates to thin the streams to (time in slots of 1/F s, the first frame of "
+        "each slot kept, as training thins); default: every frame",
     )
     words.add_argument(
         "--json",

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.dataset import LandmarkTable
+from edge.dataset import BACKGROUND, MOTION_LETTERS, LandmarkTable
+from edge.training.splits import VAL_SOURCES
 from edge.training.train import TrainConfig, train
 
 log = logging.getLogger("sign2sound.loso")
@@ -33,7 +34,11 @@ def leave_one_source_out(
     out_dir.mkdir(parents=True, exist_ok=True)
     for src in sources:
         # early stopping on the validation sources (another one when src is one of them)
-        val = tuple(v for v in config.val_sources if v != src) or ("vedantborse-ai",)
+        # (the first shipped validation source that is not src: never src itself)
+        val = (
+            tuple(v for v in config.val_sources if v != src)
+            or tuple(v for v in VAL_SOURCES if v != src)[:1]
+        )
         cfg = replace(config, test_sources=(src,), val_sources=val)
         run = out_dir / src
         summary = train(table, cfg, run)
@@ -43,7 +48,7 @@ def leave_one_source_out(
         pred = model.predict(w.x, verbose=0, batch_size=256).argmax(1)
         ok = pred == w.y
         names = np.asarray(cfg.labels)[w.y]
-        static = (w.clip == "") & ~np.isin(names, ["J", "Z", "_"])  # 24 letters held still
+        static = (w.clip == "") & ~np.isin(names, [*MOTION_LETTERS, BACKGROUND])  # held still
         entry = {
             "top1": round(float(ok.mean()), 4),
             "windows": len(w.y),
