@@ -20,18 +20,14 @@ import numpy as np
 from edge import nativelog
 from edge.modelfiles import ModelError, verify_sha256
 
-__all__ = ["LetterClassifier", "ModelError", "Runtime", "load_interpreter_class", "runtime_for"]
+__all__ = ["LetterClassifier", "ModelError", "Runtime", "runtime_for"]
 
 _TFLITE_MAGIC = b"TFL3"
 ONNX_SUFFIX = ".onnx"
 
 
-def load_interpreter_class():
-    """LiteRT's Interpreter; the legacy tflite_runtime only as a fallback (see DESIGN.md)."""
-    return _litert()[0]
-
-
 def _litert() -> tuple[type, str]:
+    """LiteRT's Interpreter; the legacy tflite_runtime only as a fallback (see DESIGN.md)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
 

@@ -264,10 +264,6 @@ class EnrolmentSession:
         self._accepted: dict[str, list[np.ndarray]] = {}
         self._ending = False
 
-    @property
-    def current(self) -> LetterOutcome | None:
-        return None if self.done else self.outcomes[self._i]
-
     def status(self) -> str:
         """For STATUS=: which letter, how far."""
         if self.done:

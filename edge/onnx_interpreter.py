@@ -46,11 +46,6 @@ def import_onnxruntime():
     return onnxruntime
 
 
-def runtime_version() -> str:
-    """'onnxruntime 1.x.y' (what a benchmark or report names as the runtime)."""
-    return f"{RUNTIME} {import_onnxruntime().__version__}"
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

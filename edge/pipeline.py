@@ -117,9 +117,7 @@ class Pipeline:
                 config.classifier.window_s, max(config.camera.fps, RING_MIN_FPS)
             )
         )
-        self.gate = SigningHandGate(
-            config.decoder.still_hand_s, config.decoder.still_hand_palms, len(classifier.labels)
-        )
+        self.gate = self._signing_hand_gate(config.decoder)
         self.timings = StageTimings()
         self.counters = PipelineCounters()
         self.last_probs: np.ndarray | None = None
@@ -277,9 +275,12 @@ class Pipeline:
             decoder.still_hand_s,
             decoder.still_hand_palms,
         ):
-            self.gate = SigningHandGate(
-                decoder.still_hand_s, decoder.still_hand_palms, len(self.classifier.labels)
-            )
+            self.gate = self._signing_hand_gate(decoder)
+
+    def _signing_hand_gate(self, decoder: DecoderConfig) -> SigningHandGate:
+        return SigningHandGate(
+            decoder.still_hand_s, decoder.still_hand_palms, len(self.classifier.labels)
+        )
 
     def clear(self, t: float | None = None) -> list[DecoderEvent]:
         """Discard the word being spelled (button press)."""
@@ -317,6 +318,6 @@ def load_classifier(config: Config) -> Classifier:
     return LetterClassifier(
         config.resolve_path(cls_cfg.model),
         config.resolve_path(cls_cfg.labels),
-        config.resolve_path(cls_cfg.checksums) if cls_cfg.checksums else None,
+        config.checksums_path(),
         threads=cls_cfg.threads,
     )

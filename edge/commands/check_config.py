@@ -35,12 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _classifier(config: Config) -> str:
-    from edge.classifier import runtime_for
     from edge.pipeline import Pipeline, load_classifier
 
     classifier = load_classifier(config)
     Pipeline(config, classifier)  # refuses a model built for other features
-    runtime = runtime_for(config.resolve_path(config.classifier.model)).label  # LiteRT / ONNX
+    runtime = classifier.runtime.label  # LiteRT / ONNX Runtime
     sums = (
         f"sha256 of both matches {config.classifier.checksums}, " if config.checksums_path() else ""
     )

@@ -88,7 +88,6 @@ def _reset(path: Path) -> int:
 
 
 def _from_recording(config, recording: Path, letters: tuple[str, ...]) -> int:
-    from edge.classifier import read_labels
     from edge.dataset import load_many
     from edge.enrolment import (
         MIN_RECORDING_FRAMES,
@@ -103,8 +102,7 @@ def _from_recording(config, recording: Path, letters: tuple[str, ...]) -> int:
 
     path = profile_target(config)
     classifier = load_classifier(config)
-    labels = read_labels(config.resolve_path(config.classifier.labels))
-    table = load_many([recording], allowed_labels=labels)
+    table = load_many([recording], allowed_labels=list(classifier.labels))
     samples = samples_from_table(table, classifier, config, letters)
     need = MIN_RECORDING_FRAMES
     usable = {c: v for c, v in samples.features.items() if len(v) >= need}

@@ -250,7 +250,7 @@ def _word_config(args: argparse.Namespace, config):
     model = args.model or config.resolve_path(cls.model)
     checksums = args.checksums
     if checksums is None and model.resolve() == config.resolve_path(cls.model).resolve():
-        checksums = config.resolve_path(cls.checksums) if cls.checksums else None
+        checksums = config.checksums_path()
     return dataclasses.replace(
         config,
         classifier=dataclasses.replace(
@@ -356,9 +356,8 @@ def _reference(args: argparse.Namespace, config, clf, labels: Path):
         return LetterClassifier(args.float_model, labels, None)
     if clf.runtime.package != "onnxruntime":
         return None
-    cls = config.classifier
-    checksums = config.resolve_path(cls.checksums) if cls.checksums else None
-    return LetterClassifier(config.resolve_path(cls.model), labels, checksums)
+    model = config.resolve_path(config.classifier.model)
+    return LetterClassifier(model, labels, config.checksums_path())
 
 
 class _WordRun:
