@@ -115,7 +115,8 @@ class HandPool:
         rows = np.flatnonzero(rows)
         if len(rows) == 0:
             raise ValueError(f"source {source!r} has no single-frame rows")
-        feats = table.features()[rows].reshape(-1, NUM_LANDMARKS, 3)
+        # only this pool's rows: normalising the whole table once per signer was 27x the work
+        feats = table.select(rows).features().reshape(-1, NUM_LANDMARKS, 3)
         handed = table.handedness[rows]
         labelled = handed[handed != ""]
         hand = "Right"

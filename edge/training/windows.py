@@ -124,19 +124,18 @@ def stream_windows(
     rng = speller.rng
     s = speller.spell(word, pool, rate)
     keep = thin(s.t, float(rng.uniform(*synth.fps)), rng)
-    t, lm, present = s.t[keep], s.landmarks[keep].copy(), s.present[keep]
-    truth, certain = s.truth[keep], s.certain[keep]
+    t, lm, present = s.t[keep], s.landmarks[keep], s.present[keep]  # indexing copies
+    truth, certain, phases = s.truth[keep], s.certain[keep], s.phase[keep]
     if rng.random() < synth.mirror_p:
         lm[..., 0] = 1.0 - lm[..., 0]  # the other hand, seen by the same camera
     candidates = np.flatnonzero(present & certain)
     rng.shuffle(candidates)
     # the release of a double letter is rare and short: its frames go first
-    candidates = candidates[np.argsort(s.phase[keep][candidates] != "release", kind="stable")]
+    candidates = candidates[np.argsort(phases[candidates] != "release", kind="stable")]
     picked: list[int] = []
     labels: list[int] = []
     per_class: dict[int, int] = {}
     cap = per_letter * max(len(word), 1)
-    phases = s.phase[keep]
     for i in candidates:
         c = cls[str(truth[i])]
         limit = cap if c == cls[BACKGROUND] else per_letter * word.count(str(truth[i]))
@@ -154,7 +153,7 @@ def stream_windows(
     order = np.argsort(picked)
     at = np.asarray(picked)[order]
     x = ring_windows(t, lm, present, at, synth, aspect=s.width / s.height)
-    return x, np.asarray(labels, np.int64)[order], s.phase[keep][at]
+    return x, np.asarray(labels, np.int64)[order], phases[at]
 
 
 def augment_clip(
@@ -179,25 +178,20 @@ def clip_windows(
     n: int,
     synth: SynthConfig,
     rng: np.random.Generator,
-    *,
-    augment: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`n` windows of one real clip (time-warped, thinned, turned), labelled by their end frame."""
     xs, ys = [], []
     base_t = clip_times(table, rows)
     lm_all = table.coords[rows].reshape(-1, NUM_LANDMARKS, 3)
     aspect = float(table.aspect()[rows[0]])
-    hand = table.handedness[rows]
     tries = 0
     while sum(len(y) for y in ys) < n and tries < 4 * n + 8:
         tries += 1
-        t, lm = base_t, lm_all
-        if augment:
-            t = base_t[0] + (base_t - base_t[0]) * rng.uniform(0.8, 1.25)  # signing speed
-            lm = augment_clip(lm_all, aspect, rng, synth)
-            if rng.random() < synth.mirror_p:
-                lm[..., 0] = 1.0 - lm[..., 0]
-        keep = thin(t, float(rng.uniform(*synth.fps)), rng) if augment else np.ones(len(t), bool)
+        t = base_t[0] + (base_t - base_t[0]) * rng.uniform(0.8, 1.25)  # signing speed
+        lm = augment_clip(lm_all, aspect, rng, synth)
+        if rng.random() < synth.mirror_p:
+            lm[..., 0] = 1.0 - lm[..., 0]
+        keep = thin(t, float(rng.uniform(*synth.fps)), rng)
         labelled = np.flatnonzero(keep & (frame_labels != IGNORE))
         if not len(labelled):
             continue
@@ -205,8 +199,7 @@ def clip_windows(
         chosen = np.sort(rng.choice(labelled, want, replace=False))
         kept = np.flatnonzero(keep)
         at = np.searchsorted(kept, chosen)
-        x = ring_windows(t[kept], lm[kept], np.ones(len(kept), bool), at, synth, aspect=aspect,
-                         handedness=None if augment else hand[kept])  # fmt: skip
+        x = ring_windows(t[kept], lm[kept], np.ones(len(kept), bool), at, synth, aspect=aspect)
         xs.append(x)
         ys.append(frame_labels[chosen])
     if not xs:
