@@ -254,7 +254,8 @@ class EnrolmentSession:
         cls = config.classifier
         self._window_s, self._max_gap_s = cls.window_s, cls.max_gap_s
         self._mirror = config.landmarks.mirror_left_hand
-        self._ring = FeatureRing(FeatureRing.capacity_for(cls.window_s, 60.0))
+        # the daemon's ring (Pipeline's), so its windows are the ones the model sees when signing
+        self._ring = FeatureRing.for_camera(cls.window_s, config.camera.fps)
         labels = list(classifier.labels)
         self._blank = labels.index(BACKGROUND) if BACKGROUND in labels else None
         self._steps = steady_steps(cls.window_s, classifier.steps)
@@ -344,8 +345,8 @@ class EnrolmentSession:
         out.frames = len(kept)
         if len(kept) < cfg.min_frames:
             out.reason = f"{len(kept)} steady frames, {cfg.min_frames} needed"
-        elif spread(kept) > SPREAD_TOL:
-            out.reason = f"the hand moved (spread {spread(kept):.2f} palm sizes)"
+        elif (moved := spread(kept)) > SPREAD_TOL:
+            out.reason = f"the hand moved (spread {moved:.2f} palm sizes)"
         else:
             out.accepted, out.reason = True, ""
             self._accepted[out.letter] = list(kept)

@@ -36,7 +36,6 @@ from edge.sources import Frame
 log = logging.getLogger(__name__)
 
 _LOG_EVERY_S = 60.0
-RING_MIN_FPS = 60.0  # the ring holds a full window even for a 60 fps camera
 
 
 class Classifier(Protocol):
@@ -112,11 +111,7 @@ class Pipeline:
         self.tracker = tracker
         self.labels: Sequence[str] = classifier.labels
         self.decoder = decoder or Decoder(config.decoder, classifier.labels)
-        self.ring = ring or FeatureRing(
-            FeatureRing.capacity_for(
-                config.classifier.window_s, max(config.camera.fps, RING_MIN_FPS)
-            )
-        )
+        self.ring = ring or FeatureRing.for_camera(config.classifier.window_s, config.camera.fps)
         self.gate = self._signing_hand_gate(config.decoder)
         self.timings = StageTimings()
         self.counters = PipelineCounters()

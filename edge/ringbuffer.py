@@ -37,6 +37,8 @@ from edge.observation import HandObservation
 
 log = logging.getLogger(__name__)
 
+MIN_CAMERA_FPS = 60.0  # a live ring holds a full window even for a 60 fps camera
+
 MIRROR_MODES = ("auto", "never", "always")
 _LEFT = 1  # handedness codes: +1 "Left", -1 "Right", 0 unknown or no hand
 _RIGHT = -1
@@ -74,6 +76,12 @@ class FeatureRing:
     def capacity_for(window_s: float, max_fps: float, margin: float = 1.5) -> int:
         """A capacity that holds a whole `window_s` window at `max_fps` frames per second."""
         return max(2, math.ceil(window_s * max_fps * margin) + 1)
+
+    @classmethod
+    def for_camera(cls, window_s: float, camera_fps: float) -> FeatureRing:
+        """The ring of a live stream: a whole window at the camera's rate, and at least at
+        MIN_CAMERA_FPS (a camera may deliver faster than it was asked to)."""
+        return cls(cls.capacity_for(window_s, max(camera_fps, MIN_CAMERA_FPS)))
 
     @property
     def capacity(self) -> int:

@@ -101,14 +101,12 @@ def new_profile(
     *,
     model_path: Path,
     labels: Sequence[str],
-    fusion: Fusion | None = None,
-    model_sha256: str | None = None,
 ) -> SignerProfile:
     return SignerProfile(
-        model_sha256=model_sha256 or model_identity(model_path),
+        model_sha256=model_identity(model_path),
         labels=tuple(labels),
         letters=letters,
-        fusion=fusion or Fusion(),
+        fusion=Fusion(),
         created=datetime.now().astimezone().isoformat(timespec="seconds"),
         model_file=Path(model_path).name,
     )
