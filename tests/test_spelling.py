@@ -118,3 +118,5 @@ def test_the_committed_word_sets_are_what_their_script_builds(tmp_path: Path) ->
     name = "test_words.csv.gz"
     with gzip.open(tmp_path / name, "rb") as new, gzip.open(words / name, "rb") as old:
         assert new.read() == old.read()
+    # and the compressed file too: no timestamp in its gzip header
+    assert (tmp_path / name).read_bytes() == (words / name).read_bytes()

@@ -20,8 +20,6 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import sys
 from pathlib import Path
 
@@ -30,25 +28,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
+from edge.clip_words import HEADER  # noqa: E402
 from edge.config import SHARED_DATA_DIR  # noqa: E402
-from edge.dataset import COORD_COLUMNS, load_many  # noqa: E402
+from edge.dataset import load_many, write_landmark_csv  # noqa: E402
+from edge.enrol_eval import read_words  # noqa: E402
 from edge.spelling import HandPool, SpelledStream, Speller  # noqa: E402
 from edge.training.splits import TEST_SOURCES, VAL_SOURCES  # noqa: E402
 
 RATES = (1.5, 2.0, 3.0, 4.0, 5.0)  # letters per second
-HEADER = [
-    "label", *COORD_COLUMNS, "handedness", "score", "width", "height", "source", "signer",
-    "sequence", "frame", "t_ms", "file", "truth",
-]  # fmt: skip
-
-
-def read_words(path: Path) -> list[str]:
-    words = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        word = line.split("\t")[0].strip().upper()
-        if word and not word.startswith("#") and word != "WORD":
-            words.append(word)
-    return words
 
 
 def stream_rows(stream: SpelledStream, sequence: str, source: str) -> list[list[str]]:
@@ -70,20 +57,19 @@ def build(words: list[str], sources: tuple[str, ...], data: Path, seed: int, out
     speller = Speller(seed=rng)
     order = rng.permutation(len(words))
     counts: dict[str, int] = {}
-    with gzip.open(out, "wt", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADER)
-        for n, i in enumerate(order):
-            word = words[i]
-            rate = RATES[n % len(RATES)]
-            candidates = [pools[(n + k) % len(pools)] for k in range(len(pools))]
-            pool = next((p for p in candidates if p.can_spell(word)), None)
-            if pool is None:
-                continue  # no source of this split has every letter of it
-            stream = speller.spell(word, pool, rate)
-            sequence = f"{pool.source}:{word}:{rate:g}"
-            writer.writerows(stream_rows(stream, sequence, pool.source))
-            counts[pool.source] = counts.get(pool.source, 0) + 1
+    rows: list[list[str]] = []
+    for n, i in enumerate(order):
+        word = words[i]
+        rate = RATES[n % len(RATES)]
+        candidates = [pools[(n + k) % len(pools)] for k in range(len(pools))]
+        pool = next((p for p in candidates if p.can_spell(word)), None)
+        if pool is None:
+            continue  # no source of this split has every letter of it
+        stream = speller.spell(word, pool, rate)
+        sequence = f"{pool.source}:{word}:{rate:g}"
+        rows.extend(stream_rows(stream, sequence, pool.source))
+        counts[pool.source] = counts.get(pool.source, 0) + 1
+    write_landmark_csv(out, HEADER, rows)  # no gzip timestamp: a rebuild gives the same bytes
     return counts
 
 
