@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import gzip
 import io
 import json
 import os
@@ -52,7 +51,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from edge.bench.machine import describe_machine  # noqa: E402
 from edge.config import MODELS_DIR, SHARED_DATA_DIR  # noqa: E402
-from edge.dataset import COORD_COLUMNS, OPTIONAL_COLUMNS, TRUTH_COLUMN  # noqa: E402
+from edge.dataset import COORD_COLUMNS, OPTIONAL_COLUMNS, TRUTH_COLUMN, open_text  # noqa: E402
 
 TARGET_MB = 500.0
 MB = 2**20
@@ -61,8 +60,7 @@ WORD_STREAMS = MODELS_DIR / "eval" / "words" / "test_words.csv.gz"
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="", encoding="utf-8") as handle:
+    with open_text(path) as handle:
         return list(csv.DictReader(handle))
 
 

@@ -45,9 +45,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edge.config import MODELS_DIR, load_config  # noqa: E402
+from edge.dataset import DEFAULT_LABELS  # noqa: E402
 from edge.lexicon import Lexicon, WordCorrector  # noqa: E402
 
-LABELS = [chr(65 + i) for i in range(26)] + ["_"]
+LABELS = list(DEFAULT_LABELS)
 SEED = 7
 KINDS = ("ambiguous", "confident", "missed", "extra")
 KIND_WEIGHTS = (0.4, 0.2, 0.25, 0.15)

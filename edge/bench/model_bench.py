@@ -28,6 +28,7 @@ import psutil
 
 from edge import nativelog
 from edge.bench.errors import BenchError
+from edge.bench.machine import package_versions
 from edge.bench.progress import Progress
 from edge.bench.stats import LatencyStats, SampleBuffer, summarize_ns
 from edge.classifier import Runtime, runtime_for
@@ -215,20 +216,11 @@ def _import_runtimes(paths: Sequence[Path], proc: psutil.Process) -> dict[str, d
         elapsed_ns = time.perf_counter_ns() - t0
         if runtime.package not in imports:
             imports[runtime.package] = {
-                "version": _version(runtime.package),
+                "version": package_versions((runtime.package,))[runtime.package],
                 "import_ms": elapsed_ns / 1e6,
                 "rss_added_mb": _rss_mb(proc) - rss_before,
             }
     return imports
-
-
-def _version(package: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
 
 
 def _load(
