@@ -155,12 +155,10 @@ def resample_window(
         pos = positions[rows]
         ref = pos[-1]  # the newest hand in the window
         palm = max(float(ref[2]), _MIN_PALM)
-        path = window[use, PATH_X:]
-        np.subtract(pos[:, :2], ref[:2], out=path[:, :2])
-        path[:, :2] /= palm
-        np.log(np.maximum(pos[:, 2], _MIN_PALM) / palm, out=path[:, 2])
-        np.clip(path, -PATH_LIMIT, PATH_LIMIT, out=path)
-        window[use, PATH_X:] = path
+        path = np.empty((len(rows), 3), np.float32)  # PATH_X, PATH_Y, PATH_SCALE
+        path[:, :2] = (pos[:, :2] - ref[:2]) / palm
+        path[:, 2] = np.log(np.maximum(pos[:, 2], _MIN_PALM) / palm)
+        window[use, PATH_X:] = np.clip(path, -PATH_LIMIT, PATH_LIMIT)
     return window
 
 

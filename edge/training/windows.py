@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from edge.dataset import BACKGROUND, DEFAULT_LABELS, LandmarkTable
-from edge.features import NUM_LANDMARKS, WINDOW_CHANNELS
+from edge.features import KNUCKLES, NUM_LANDMARKS, WINDOW_CHANNELS
 from edge.spelling import HandPool, Speller, SpellingStyle, signer_pools
 from edge.synth import (
     IGNORE,
@@ -307,7 +307,7 @@ def held_windows(
     last = np.array([len(times) - 1])
     x = np.empty((len(single), cfg.steps, WINDOW_CHANNELS), np.float32)
     for k, hand in enumerate(coords):
-        knuckles = (hand[[5, 9, 13, 17], :2] - hand[0, :2]) * [aspect[k], 1.0]
+        knuckles = (hand[list(KNUCKLES), :2] - hand[0, :2]) * [aspect[k], 1.0]
         palm = float(np.linalg.norm(knuckles, axis=1).mean())
         noise = rng.normal(0, jitter * palm, (len(times), NUM_LANDMARKS, 3)).astype(np.float32)
         noise[..., 0] /= aspect[k]
