@@ -487,6 +487,12 @@ def open_source(
     return OpenCVSource(Path(text).expanduser(), width=width, height=height, realtime=realtime)
 
 
+def is_camera_spec(spec: str) -> bool:
+    """Whether a camera.source names a live camera ('auto', 'picamera2', a V4L2 index), not a
+    file or a replay."""
+    return spec in ("auto", "picamera2") or spec.isdigit()
+
+
 def source_from_config(config) -> FrameSource:  # config: edge.config.Config
     cam = config.camera
     spec = cam.source
@@ -494,7 +500,7 @@ def source_from_config(config) -> FrameSource:  # config: edge.config.Config
         rel = spec[len(REPLAY_PREFIX) :]
         file_part, hash_, seq = rel.partition("#")
         spec = REPLAY_PREFIX + str(_resolve_relative(file_part)) + hash_ + seq
-    elif spec not in ("auto", "picamera2") and not spec.isdigit():
+    elif not is_camera_spec(spec):
         spec = str(_resolve_relative(spec))
     return open_source(spec, width=cam.width, height=cam.height, fps=cam.fps, realtime=cam.realtime)
 

@@ -30,11 +30,11 @@ from edge.bench.progress import Progress
 from edge.bench.resources import ResourceMonitor
 from edge.bench.stats import SampleBuffer
 from edge.bench.truth import load_truth, match_letters
+from edge.sources import REPLAY_PREFIX, is_camera_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_VIDEO = REPO_ROOT / "models" / "demo" / "hello.mp4"
 DEMO_REPLAY = REPO_ROOT / "models" / "demo" / "hello_landmarks.csv"
-REPLAY_PREFIX = "replay:"
 WARMUP_FRAMES = 30
 CAMERA_FIRST_FRAME_TIMEOUT_S = 10.0
 CAMERA_DEFAULT_DURATION_S = 30.0
@@ -81,7 +81,7 @@ def resolve_source(source: str | None, config: Any, truth: Path | None) -> tuple
         return str(DEMO_VIDEO), truth or DEMO_REPLAY
     if source == "camera":
         spec = config.camera.source
-        if spec.startswith(REPLAY_PREFIX) or not (spec in ("auto", "picamera2") or spec.isdigit()):
+        if not is_camera_spec(spec):  # a replay or a file
             raise BenchUsageError(
                 f"--source camera: camera.source of the config is {spec!r}, not a camera; "
                 "pass the file with --source FILE"

@@ -108,7 +108,9 @@ CHECKS: tuple[Check, ...] = (_classifier, _source, _landmarks, _voice, _transcri
 def not_checked(config: Config) -> list[str]:
     """What only the device itself can show, and how to check it by hand."""
     notes = []
-    if config.camera.source in ("auto", "picamera2") or config.camera.source.isdigit():
+    from edge.sources import is_camera_spec
+
+    if is_camera_spec(config.camera.source):
         notes.append(
             f"camera.source {config.camera.source!r}: not opened (the service may hold it); "
             "check it with `sign2sound run --max-seconds 20` (the log says 'first frame "
