@@ -187,8 +187,14 @@ def markdown(report: dict) -> str:
 
 def timing(config, classifier, args) -> dict:
     """SignerAdapter.apply per frame on real held windows; live duration of a whole alphabet."""
-    from edge.enrol_eval import first_frames, window_geometry
-    from edge.enrolment import ENROL_LETTERS, SETTLE_S, fit_profile, samples_from_table
+    from edge.enrol_eval import first_frames
+    from edge.enrolment import (
+        ENROL_LETTERS,
+        SETTLE_S,
+        fit_profile,
+        samples_from_table,
+        window_geometry,
+    )
     from edge.speech import synthesize_wav, wav_duration, write_beep
     from edge.training.windows import held_windows
 

@@ -31,6 +31,7 @@ from edge.enrolment import (
     MOTION_LETTERS,
     fit_profile,
     samples_from_table,
+    window_geometry,
 )
 from edge.signer_profile import ProfileState
 from edge.sources import ReplayRow
@@ -154,7 +155,7 @@ def evaluate_source(
     mine = table.select((table.source == source) & (table.sequence == ""))
     enrol = first_frames(mine, n)
     samples = samples_from_table(mine.select(enrol), classifier, config, ENROL_LETTERS, seed=seed)
-    usable = {c: v for c, v in samples.features.items() if len(v) >= min_frames}
+    usable = samples.usable(min_frames)
     skipped = sorted(set(ENROL_LETTERS) & set(mine.labels) - set(usable))
     profile = fit_profile(usable, classifier=classifier)
     adapter = profile.adapter()
@@ -191,14 +192,6 @@ def evaluate_source(
         result.word_acc_before = scores["before"]["word_accuracy"]
         result.word_acc_after = scores["after"]["word_accuracy"]
     return result
-
-
-def window_geometry(config: Config, classifier):
-    """The SynthConfig that cuts windows as the daemon's ring does for this config and model."""
-    from edge.synth import SynthConfig
-
-    cls = config.classifier
-    return SynthConfig(steps=classifier.steps, duration_s=cls.window_s, max_gap_s=cls.max_gap_s)
 
 
 def summary(results: Sequence[SourceResult]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -48,6 +48,9 @@ from edge.signer_profile import (
     save_profile,
 )
 from edge.sources import Frame
+
+if TYPE_CHECKING:
+    from edge.synth import SynthConfig
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +154,18 @@ class TableSamples:
     features: dict[str, list[np.ndarray]] = field(default_factory=dict)
     offered: dict[str, int] = field(default_factory=dict)
 
+    def usable(self, min_frames: int = MIN_RECORDING_FRAMES) -> dict[str, list[np.ndarray]]:
+        """The letters with enough steady frames to enrol (the others keep the model's reading)."""
+        return {c: v for c, v in self.features.items() if len(v) >= min_frames}
+
+
+def window_geometry(config: Config, classifier) -> SynthConfig:
+    """The SynthConfig that cuts windows as the daemon's ring does for this config and model."""
+    from edge.synth import SynthConfig
+
+    cls = config.classifier
+    return SynthConfig(steps=classifier.steps, duration_s=cls.window_s, max_gap_s=cls.max_gap_s)
+
 
 def samples_from_table(
     table: LandmarkTable,
@@ -161,7 +176,7 @@ def samples_from_table(
     seed: int = 0,
 ) -> TableSamples:
     """Steady, confident frames of each wanted letter of a recording (single frames or clips)."""
-    from edge.synth import SynthConfig, ring_windows
+    from edge.synth import ring_windows
     from edge.training.windows import clip_times, clips_of, held_windows
 
     out = TableSamples()
@@ -169,9 +184,7 @@ def samples_from_table(
     blank = labels.index(BACKGROUND) if BACKGROUND in labels else None
     window_s = config.classifier.window_s
     steps = steady_steps(window_s, classifier.steps)
-    synth = SynthConfig(
-        steps=classifier.steps, duration_s=window_s, max_gap_s=config.classifier.max_gap_s
-    )
+    synth = window_geometry(config, classifier)
     wanted = np.isin(table.labels, list(letters))
     single = wanted & (table.sequence == "")
     if single.any():

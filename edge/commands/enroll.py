@@ -105,7 +105,7 @@ def _from_recording(config, recording: Path, letters: tuple[str, ...]) -> int:
     table = load_many([recording], allowed_labels=list(classifier.labels))
     samples = samples_from_table(table, classifier, config, letters)
     need = MIN_RECORDING_FRAMES
-    usable = {c: v for c, v in samples.features.items() if len(v) >= need}
+    usable = samples.usable(need)
     for letter in letters:
         offered, kept = samples.offered.get(letter, 0), len(samples.features.get(letter, []))
         state = "enrolled" if letter in usable else f"skipped ({need} steady frames needed)"
