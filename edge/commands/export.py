@@ -115,29 +115,27 @@ def main(args: argparse.Namespace) -> int:
     for kind, info in written.items():
         log.info("%s: %s (%d bytes)", kind, info["path"], info["bytes"])
     if args.install:
-        models = args.models_dir
-        model = models / "letters_int8.tflite"
-        shutil.copyfile(written["int8"]["path"], model)
-        shutil.copyfile(args.run / "labels.txt", models / "labels.txt")
-        update_sums(models / "SHA256SUMS", [model, models / "labels.txt"])
-        log.info("installed %s and updated %s", model, models / "SHA256SUMS")
+        shipped = {
+            "letters_int8.tflite": written["int8"]["path"],
+            "labels.txt": args.run / "labels.txt",
+        }
+        _install(args.models_dir, shipped)
         twins = {"float32": "letters_float32.tflite", "onnx": "letters.onnx"}
-        _to_reference(
-            args.reference_dir, {twins[k]: written[k]["path"] for k in twins if k in written}
-        )
+        _install(args.reference_dir, {twins[k]: written[k]["path"] for k in twins if k in written})
     if args.reference:
         files = {f"reference_gru_{kind}.tflite": written[kind]["path"] for kind in REFERENCE_KINDS}
         files["reference_gru_run.json"] = args.run / "run.json"
-        _to_reference(args.reference_dir, files)
+        _install(args.reference_dir, files)
     return 0
 
 
-def _to_reference(ref: Path, files: dict[str, str | Path]) -> None:
-    """Copy {name: source} into benchmarks/reference/ and update its SHA256SUMS."""
+def _install(folder: Path, files: dict[str, str | Path]) -> None:
+    """Copy {name: source} into `folder` (models/ or benchmarks/reference/) and update its
+    SHA256SUMS, which the daemon and edge-bench check."""
     if not files:
         return
-    ref.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for name, source in files.items():
-        shutil.copyfile(source, ref / name)
-    update_sums(ref / "SHA256SUMS", [ref / name for name in files])
-    log.info("installed %s in %s and updated its SHA256SUMS", ", ".join(files), ref)
+        shutil.copyfile(source, folder / name)
+    update_sums(folder / "SHA256SUMS", [folder / name for name in files])
+    log.info("installed %s in %s and updated its SHA256SUMS", ", ".join(files), folder)
