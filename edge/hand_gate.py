@@ -53,7 +53,7 @@ class SigningHandGate:
         self._anchor_pos = np.zeros(3, np.float32)
         self._anchor_shape = np.zeros(FEATURE_DIM, np.float32)
         self._last_pos = np.zeros(3, np.float32)
-        self.still_tracks = 0  # tracks dropped as not a signing hand (for the logs)
+        self.still_tracks = 0  # tracks dropped as not a signing hand (a count to inspect)
 
     @property
     def holding(self) -> int:
