@@ -148,6 +148,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def apply_config_log_level(config: Any, log_level: str | None) -> bool:
+    """service.log_level of the config, unless --log-level gave one (it wins), for the log and
+    the native libraries (DEBUG shows their lines). True when the config decides the level, so
+    a reload (SIGHUP) may change it."""
+    if log_level is not None:
+        return False
+    from edge import nativelog
+
+    logging.getLogger().setLevel(config.service.log_level)
+    nativelog.configure_environment()
+    return True
+
+
 def refuse_root(allow_root: bool, euid: int | None = None) -> None:
     """Raise a UsageError (exit 2, so systemd does not restart-loop) when root is not allowed.
 

@@ -59,8 +59,7 @@ def main(args: argparse.Namespace) -> int:
     from edge.enrolment import EnrolmentError, parse_letters, profile_target
 
     config = load_config(args.config, args.overrides)
-    if args.log_level is None:
-        logging.getLogger().setLevel(config.service.log_level)
+    service.apply_config_log_level(config, args.log_level)
     if args.profile is not None:
         config = dataclasses.replace(
             config,
@@ -132,6 +131,7 @@ def _live(config, args: argparse.Namespace, letters: tuple[str, ...]) -> int:
         overrides=args.overrides,
         enrol=letters,
         stop_after_enrolment=True,
+        log_level_from_config=args.log_level is None,  # as `run`: a reload may change it
     )
     daemon.run()
     session = daemon.last_enrolment

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
-from edge import nativelog, service
+from edge import service
 from edge.cli import add_common_arguments
 
 HELP = "run the recognition daemon: camera to spoken words, until stopped"
@@ -29,16 +28,14 @@ def main(args: argparse.Namespace) -> int:
     from edge.transcript import TranscriptError
 
     config = load_config(args.config, args.overrides)
-    if args.log_level is None:
-        logging.getLogger().setLevel(config.service.log_level)
-        nativelog.configure_environment()  # service.log_level DEBUG shows the native lines
+    level_from_config = service.apply_config_log_level(config, args.log_level)
     service.refuse_root(config.service.allow_root or args.allow_root)
     daemon = Daemon(
         config,
         config_path=args.config,
         overrides=args.overrides,
         max_seconds=args.max_seconds,
-        log_level_from_config=args.log_level is None,
+        log_level_from_config=level_from_config,
     )
     summary = daemon.run()
     if summary.unwritten_words:
